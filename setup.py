@@ -27,6 +27,7 @@ for folder, package in DATA_DIRS.items():
 
 TEST_REQUIRES = [
     "pytest>=7",
+    "setuptools>=64", "wheel",          # the packaging test builds a wheel without build isolation
     # what the real PaddleVideo (../shared/third_party, integration tests) needs to import
     "scipy", "pandas", "scikit-image",
     "paddle2onnx", "onnxruntime", "safetensors",

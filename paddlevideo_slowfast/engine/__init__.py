@@ -1,0 +1,1 @@
+"""Training and evaluation: the loop, checkpoints, seeding, logging, PreciseBN."""

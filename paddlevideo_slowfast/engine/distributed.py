@@ -1,0 +1,37 @@
+"""Process-group facts for runs started by `python -m paddle.distributed.launch` (GPU or CPU/gloo)."""
+from __future__ import annotations
+
+import os
+
+
+def world_size() -> int:
+    """Number of trainer processes (1 without the launcher)."""
+    return int(os.environ.get("PADDLE_TRAINERS_NUM", "1"))
+
+
+def rank() -> int:
+    """This process's rank (0 without the launcher)."""
+    return int(os.environ.get("PADDLE_TRAINER_ID", "0"))
+
+
+def is_main_process() -> bool:
+    return rank() == 0
+
+
+def init_distributed() -> bool:
+    """Join the process group when launched with several processes; returns whether it is distributed."""
+    if world_size() <= 1:
+        return False
+    import paddle.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_parallel_env()
+    return True
+
+
+def barrier() -> None:
+    """Wait for every rank (no-op in a single process)."""
+    if world_size() > 1:
+        import paddle.distributed as dist
+
+        dist.barrier()

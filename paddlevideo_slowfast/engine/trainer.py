@@ -1,0 +1,295 @@
+"""The training loop: PaddleVideo's recipe from config, resumable from atomic checkpoints, data-parallel via
+`paddle.distributed.launch`, with gradient accumulation, PreciseBN and validation."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+from ..config import AttrDict, get
+from ..errors import CheckpointError, ConfigError
+from . import checkpoint as ckpt
+from .distributed import barrier, init_distributed, is_main_process, rank, world_size
+from .logging import Average, RunRecorder, format_eta, get_logger, progress_bar, setup_logging
+from .precise_bn import recompute_bn_stats
+from .seeding import derive_seed, rng_state, seed_everything, set_rng_state
+
+
+@dataclass
+class TrainOptions:
+    """What the `train` verb's flags ask for, beside the config."""
+
+    weights: Optional[str] = None
+    resume: Optional[str] = None          # a checkpoint stem/path, or "auto"
+    validate: bool = False
+    amp: bool = False
+    amp_level: str = "O1"
+    seed: Optional[int] = None
+    output: Optional[str] = None
+
+
+def output_folder(cfg: AttrDict, override: Optional[str] = None) -> Path:
+    """`--output`, else `output_dir`, else `output/<model_name>` (PaddleVideo's layout)."""
+    folder = override or get(cfg, "output_dir")
+    return Path(folder) if folder else Path("output") / str(cfg.get("model_name", "model"))
+
+
+def select_device(amp: bool) -> str:
+    """GPU when this Paddle build has one, else CPU; `--amp` needs the GPU (Paddle CPU has no bf16 conv3d)."""
+    import paddle
+
+    device = "gpu" if paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0 else "cpu"
+    if amp and device == "cpu":
+        raise ConfigError("--amp needs a GPU: Paddle 3.3.1 has no bfloat16 conv3d CPU kernel, so auto_cast "
+                          "would silently stay float32 on this machine", key="--amp",
+                          expected="run without --amp on CPU")
+    if device == "gpu":
+        paddle.set_device(f"gpu:{paddle.distributed.ParallelEnv().device_id}")
+    else:
+        paddle.set_device("cpu")
+    return device
+
+
+def accumulation_steps(cfg: AttrDict, batch_size: int) -> int:
+    """Micro-batches per optimizer step from PaddleVideo's GRADIENT_ACCUMULATION.global_batch_size."""
+    section = cfg.get("GRADIENT_ACCUMULATION") or {}
+    global_batch = section.get("global_batch_size") if section else None
+    if not global_batch:
+        return 1
+    per_step = batch_size * world_size()
+    if not isinstance(global_batch, int) or global_batch < per_step or global_batch % per_step:
+        raise ConfigError(f"global_batch_size must be a multiple of batch_size x processes = {per_step}",
+                          file=cfg.GRADIENT_ACCUMULATION.source_of("global_batch_size"),
+                          key="GRADIENT_ACCUMULATION.global_batch_size", expected=f"a multiple of {per_step}")
+    return global_batch // per_step
+
+
+def _resume_stem(cfg: AttrDict, folder: Path, resume: Optional[str]) -> Optional[Path]:
+    """Which checkpoint to resume from: `--resume auto|PATH`, else PaddleVideo's `resume_epoch` key."""
+    model_name = str(cfg.get("model_name", "model"))
+    if resume == "auto":
+        latest = ckpt.latest_checkpoint(folder, model_name)
+        return latest[1] if latest else None
+    if resume:
+        path = Path(resume)
+        return path.with_suffix("") if path.suffix in (".pdparams", ".pdopt") else path
+    epoch = int(cfg.get("resume_epoch") or 0)
+    return ckpt.checkpoint_stem(folder, model_name, epoch) if epoch else None
+
+
+class Trainer:
+    """Builds everything from a config and runs the epochs; see `train_model`."""
+
+    def __init__(self, cfg: AttrDict, options: TrainOptions):
+        import paddle
+
+        from ..data import build_dataloader
+        from ..interop.weights import load_weights
+        from ..metrics import build_metric
+        from ..modeling import build_model
+        from ..solver import build_optimizer
+
+        self.cfg, self.options = cfg, options
+        self.distributed = init_distributed()
+        self.folder = output_folder(cfg, options.output)
+        self.log = setup_logging(self.folder, str(cfg.get("log_level", "INFO")))
+        self.device = select_device(options.amp)
+        self.seed = int(options.seed if options.seed is not None else cfg.get("seed", 0))
+        seed_everything(derive_seed(self.seed, rank()))
+        self.model_name = str(cfg.get("model_name", "model"))
+        self.epochs = int(cfg.epochs)
+
+        self.model = build_model(cfg.MODEL)
+        if get(cfg, "sync_bn") and self.distributed and self.device == "gpu":
+            self.model = paddle.nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
+        if options.weights:
+            load_weights(self.model, options.weights, allow_head_reinit=True)
+
+        self.batch_size = int(cfg.DATASET.batch_size)
+        self.accum = accumulation_steps(cfg, self.batch_size)
+        self.train_loader = build_dataloader(cfg, "train", seed=self.seed)
+        self.valid_loader = build_dataloader(cfg, "valid", seed=self.seed) if options.validate else None
+        self.iters_per_epoch = len(self.train_loader)
+        self.steps_per_epoch = max(1, self.iters_per_epoch // self.accum)
+        self.optimizer, self.lr = build_optimizer(cfg.OPTIMIZER, self.model, num_iters=self.steps_per_epoch)
+        self.valid_metric_cfg = cfg.get("METRIC")
+
+        self.start_epoch, self.global_step, self.best = 0, 0, -1.0
+        stem = _resume_stem(cfg, self.folder, options.resume)
+        if stem is not None:
+            self._resume(stem)
+        elif options.resume and options.resume != "auto":
+            raise CheckpointError(options.resume, reason="no checkpoint to resume from")
+
+        self.net = paddle.DataParallel(self.model) if self.distributed else self.model
+        self.scaler = paddle.amp.GradScaler(init_loss_scaling=2.0 ** 15) if options.amp else None
+        if options.amp and options.amp_level == "O2":
+            self.model, self.optimizer = paddle.amp.decorate(self.model, self.optimizer, level="O2")
+        self.recorder = RunRecorder(self.folder)
+
+    def _resume(self, stem: Path) -> None:
+        """Restore weights, optimizer, scheduler, counters and RNG from a checkpoint pair."""
+        params, state = ckpt.load_pair(stem)
+        missing, unexpected = self.model.set_state_dict(params)
+        if missing or unexpected:
+            raise CheckpointError(str(stem) + ".pdparams", missing=missing, unexpected=unexpected,
+                                  reason="resume checkpoint does not match the model")
+        if "optimizer" in state:  # ours
+            self.optimizer.set_state_dict(state["optimizer"])
+            if self.lr is not None and state.get("lr_scheduler"):
+                self.lr.set_state_dict(state["lr_scheduler"])
+            self.start_epoch = int(state["epoch"])
+            self.global_step = int(state.get("global_step", 0))
+            self.best = float(state.get("best", -1.0))
+            if state.get("rng") and world_size() == int(state.get("world_size", 1)):
+                set_rng_state(state["rng"])
+        else:  # a PaddleVideo .pdopt: the optimizer's own state dict; the epoch is in the file name
+            self.optimizer.set_state_dict(state)
+            self.start_epoch = int(str(stem).rsplit("_epoch_", 1)[-1]) if "_epoch_" in str(stem) else 0
+            self.global_step = self.start_epoch * self.steps_per_epoch
+        self.log.info("resumed from %s at epoch %d (step %d)", stem, self.start_epoch, self.global_step)
+
+    def _train_state(self, epoch: int) -> Dict[str, Any]:
+        return {"optimizer": self.optimizer.state_dict(),
+                "lr_scheduler": self.lr.state_dict() if self.lr is not None else None,
+                "epoch": epoch, "global_step": self.global_step, "best": self.best,
+                "rng": rng_state(), "world_size": world_size(), "model_name": self.model_name}
+
+    def _save(self, epoch: Optional[int]) -> None:
+        if is_main_process():
+            stem = ckpt.save_checkpoint(self.folder, self.model_name, self.model.state_dict(),
+                                        self._train_state(self.epoch_done), epoch)
+            self.log.info("saved %s.pdparams/.pdopt", stem)
+
+    def _forward_loss(self, batch) -> Dict[str, Any]:
+        import paddle
+
+        if self.options.amp:
+            with paddle.amp.auto_cast(level=self.options.amp_level):
+                return self.net.train_step(batch) if not self.distributed else self._dp_step(batch)
+        return self.model.train_step(batch) if not self.distributed else self._dp_step(batch)
+
+    def _dp_step(self, batch) -> Dict[str, Any]:
+        """train_step through DataParallel's forward so gradients are all-reduced."""
+        import paddle
+
+        cls_score = self.net(batch[:2], mode="train")
+        with paddle.amp.auto_cast(enable=False):
+            return self.model.head.loss(cls_score, batch[2:]) if hasattr(self.model.head, "loss") else \
+                self.model.loss_from_scores(cls_score, batch[2:])
+
+    def train_epoch(self, epoch: int) -> Dict[str, float]:
+        """One pass over the training loader; returns the epoch's mean loss/top-1/top-5."""
+        import paddle
+
+        seed_everything(derive_seed(self.seed, epoch, rank()))
+        if hasattr(self.train_loader, "set_epoch"):
+            self.train_loader.set_epoch(epoch)
+        self.model.train()
+        stats = {k: Average() for k in ("loss", "top1", "top5", "batch_time", "data_time")}
+        interval = int(self.cfg.get("log_interval", 10))
+        bar = progress_bar(self.iters_per_epoch, f"epoch {epoch + 1}/{self.epochs}")
+        tic = time.time()
+        for i, batch in enumerate(self.train_loader):
+            stats["data_time"].update(time.time() - tic)
+            out = self._forward_loss(batch)
+            loss = out["loss"] / self.accum if self.accum > 1 else out["loss"]
+            if self.scaler is not None:
+                self.scaler.scale(loss).backward()
+            else:
+                loss.backward()
+            if (i + 1) % self.accum == 0:
+                if self.scaler is not None:
+                    self.scaler.step(self.optimizer)
+                    self.scaler.update()
+                else:
+                    self.optimizer.step()
+                self.optimizer.clear_grad()
+                self.global_step += 1
+                if self.lr is not None and get(self.cfg, "OPTIMIZER.learning_rate.iter_step", True):
+                    self.lr.step()
+            n = int(batch[0].shape[0])
+            for key in ("loss", "top1", "top5"):
+                if key in out:
+                    stats[key].update(float(out[key]), n)
+            stats["batch_time"].update(time.time() - tic)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{stats['loss'].last:.4f}")
+            if i % interval == 0 or i == self.iters_per_epoch - 1:
+                self._log_iter(epoch, i, stats)
+            tic = time.time()
+        if bar is not None:
+            bar.close()
+        if self.lr is not None and not get(self.cfg, "OPTIMIZER.learning_rate.iter_step", True):
+            self.lr.step()
+        return {k: stats[k].mean for k in ("loss", "top1", "top5")}
+
+    def _log_iter(self, epoch: int, i: int, stats: Dict[str, Average]) -> None:
+        lr = float(self.optimizer.get_lr())
+        remaining = ((self.epochs - epoch) * self.iters_per_epoch - i - 1) * stats["batch_time"].mean
+        bad = self.bad_videos()
+        self.log.info("epoch %d/%d iter %d/%d loss %.4f top1 %.3f lr %.6f batch %.3fs data %.3fs eta %s bad videos %d",
+                      epoch + 1, self.epochs, i + 1, self.iters_per_epoch, stats["loss"].last,
+                      stats["top1"].last, lr, stats["batch_time"].last, stats["data_time"].last,
+                      format_eta(remaining), bad)
+        self.recorder.record("train", self.global_step, {"loss": stats["loss"].last, "top1": stats["top1"].last,
+                                                         "top5": stats["top5"].last, "lr": lr})
+
+    def bad_videos(self) -> int:
+        dataset = getattr(self.train_loader, "dataset", None)
+        return int(getattr(dataset, "bad_count", 0) or 0)
+
+    def validate(self, epoch: int) -> Dict[str, float]:
+        """PreciseBN (when configured), then top-1/top-5 on the validation loader."""
+        from .evaluator import evaluate
+
+        precise = self.cfg.get("PRECISEBN")
+        if precise and int(precise.get("num_iters_preciseBN", 0)) > 0:
+            used = recompute_bn_stats(self.model, self.train_loader,
+                                      min(int(precise.num_iters_preciseBN), self.iters_per_epoch),
+                                      lambda b: self.model(b[:2], mode="train"))
+            self.log.info("PreciseBN: BN statistics recomputed over %d batches", used)
+        result = evaluate(self.model, self.valid_loader, mode="valid", log=self.log)
+        self.recorder.record("valid", self.global_step, result)
+        return result
+
+    def _due(self, epoch: int, interval_key: str) -> bool:
+        interval = int(self.cfg.get(interval_key, 1) or 1)
+        return epoch % interval == 0 or epoch == self.epochs - 1
+
+    def run(self) -> Dict[str, Any]:
+        """Train from `start_epoch` to `epochs`; returns the last epoch's train and validation numbers."""
+        summary: Dict[str, Any] = {}
+        self.log.info("training %s for %d epochs (%d iters/epoch, batch %d x %d processes, accumulation %d) on %s",
+                      self.model_name, self.epochs, self.iters_per_epoch, self.batch_size, world_size(),
+                      self.accum, self.device)
+        for epoch in range(self.start_epoch, self.epochs):
+            start = time.time()
+            summary["train"] = self.train_epoch(epoch)
+            self.epoch_done = epoch + 1
+            self.log.info("epoch %d done in %.1fs: loss %.4f top1 %.4f, bad videos so far %d", epoch + 1,
+                          time.time() - start, summary["train"]["loss"], summary["train"]["top1"], self.bad_videos())
+            self.recorder.record("epoch", epoch + 1, {**summary["train"], "bad_videos": self.bad_videos()})
+            if self.valid_loader is not None and self._due(epoch, "val_interval"):
+                summary["valid"] = self.validate(epoch)
+                top1 = float(summary["valid"].get("top1", 0.0))
+                if top1 > self.best:
+                    self.best = top1
+                    self._save(None)
+                    self.log.info("best top1 %.4f at epoch %d", top1, epoch + 1)
+            if self._due(epoch, "save_interval"):
+                self._save(epoch + 1)
+            barrier()
+        self.recorder.close()
+        summary["best_top1"] = self.best
+        summary["output"] = str(self.folder)
+        return summary
+
+
+def train_model(cfg: AttrDict, options: Optional[TrainOptions] = None) -> Dict[str, Any]:
+    """Train as the config says; returns the last epoch's numbers and the output folder."""
+    trainer = Trainer(cfg, options or TrainOptions())
+    trainer.epoch_done = trainer.start_epoch
+    return trainer.run()

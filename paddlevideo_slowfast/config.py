@@ -144,12 +144,14 @@ def _read_yaml(path: Path) -> Dict[str, Any]:
 
 def _merge(base: Dict[str, Any], child: Dict[str, Any], base_src: Dict[str, str],
            child_src: Dict[str, str], prefix: str = "") -> None:
-    """Merge `child` into `base` in place: dicts deeply, everything else replaced; `_delete_` replaces."""
+    """Merge `child` into `base` in place: dicts deeply, everything else replaced; `_delete_` replaces.
+
+    The `_delete_` marker is kept on the merged dict so that a fragment saying it still replaces when that
+    fragment is itself merged onto a later base; `_strip_markers` removes it once loading is done.
+    """
     for key, value in child.items():
         path = f"{prefix}.{key}" if prefix else str(key)
         replace = isinstance(value, dict) and value.get(DELETE_KEY) is True
-        if isinstance(value, dict):
-            value = {k: v for k, v in value.items() if k != DELETE_KEY}
         if isinstance(value, dict) and isinstance(base.get(key), dict) and not replace:
             _merge(base[key], value, base_src, child_src, path)
             continue
@@ -159,6 +161,16 @@ def _merge(base: Dict[str, Any], child: Dict[str, Any], base_src: Dict[str, str]
         for p, f in child_src.items():
             if p == path or p.startswith(path + "."):
                 base_src[p] = f
+
+
+def _strip_markers(data: Any, sources: Dict[str, str], prefix: str = "") -> None:
+    """Remove every `_delete_` marker (and its provenance) once all bases are merged."""
+    if isinstance(data, dict):
+        if DELETE_KEY in data:
+            del data[DELETE_KEY]
+            sources.pop(f"{prefix}.{DELETE_KEY}" if prefix else DELETE_KEY, None)
+        for k, v in data.items():
+            _strip_markers(v, sources, f"{prefix}.{k}" if prefix else str(k))
 
 
 def _sources_of(data: Any, file: str, prefix: str = "") -> Dict[str, str]:
@@ -201,6 +213,7 @@ def load_config(path: str, overrides: Optional[Sequence[str]] = None) -> AttrDic
     """Load a YAML config with its `_BASE_` chain and apply `key.path=value` overrides."""
     resolved = resolve_config_path(path)
     data, sources = _load_tree(resolved, ())
+    _strip_markers(data, sources)
     sources[""] = str(resolved)
     cfg = _attach(data, "", sources)
     object.__setattr__(cfg, "_file", str(resolved))

@@ -175,3 +175,13 @@ def test_dump_round_trips(three_levels: Path, tmp_path: Path) -> None:
     cfg = load_config(str(three_levels))
     again = write(tmp_path / "dumped.yaml", dump_config(cfg))
     assert load_config(str(again)).to_dict() == cfg.to_dict()
+
+
+def test_delete_in_a_base_fragment_still_replaces(tmp_path: Path) -> None:
+    write(tmp_path / "recipe.yaml", "OPT: {name: Momentum, momentum: 0.9}\n")
+    write(tmp_path / "adamw.yaml", "OPT: {_delete_: true, name: AdamW}\nLR: {_delete_: true, x: 1}\n")
+    cfg = load_config(str(write(tmp_path / "exp.yaml", "_BASE_: [recipe.yaml, adamw.yaml]\n")))
+    assert cfg.OPT == {"name": "AdamW"} and cfg.LR == {"x": 1}
+    assert cfg.OPT.source_of("name").endswith("adamw.yaml")
+    alone = load_config(str(tmp_path / "adamw.yaml"))
+    assert "_delete_" not in alone.OPT and "_delete_" not in alone.LR

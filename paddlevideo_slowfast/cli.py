@@ -13,6 +13,9 @@ from .errors import SlowFastError
 COMMANDS = {
     "check-config": ("paddlevideo_slowfast.commands.check_config",
                      "print the fully merged config and where each top-level key came from"),
+    "convert": ("paddlevideo_slowfast.commands.convert", "PySlowFast/pytorchvideo checkpoint -> .pdparams"),
+    "export-weights": ("paddlevideo_slowfast.commands.export_weights", "re-save weights as .safetensors"),
+    "summary": ("paddlevideo_slowfast.commands.summary", "print parameters and GMACs of the configured model"),
 }
 
 

@@ -1,0 +1,1 @@
+"""Checkpoints from elsewhere: PySlowFast (.pyth, Caffe2 .pkl), pytorchvideo, safetensors, and weights by URL."""

@@ -11,8 +11,12 @@ from .errors import SlowFastError
 
 # verb -> module holding `add_arguments(parser)` and `run(args) -> int`, and its one-line help
 COMMANDS = {
+    "train": ("paddlevideo_slowfast.commands.train", "train a model from a config (resumable, distributed)"),
+    "test": ("paddlevideo_slowfast.commands.test", "multi-view test of trained weights"),
     "check-config": ("paddlevideo_slowfast.commands.check_config",
                      "print the fully merged config and where each top-level key came from"),
+    "make-data": ("paddlevideo_slowfast.commands.make_data", "generate the embedded dataset (seeded H.264 videos)"),
+    "scan-data": ("paddlevideo_slowfast.commands.scan_data", "pre-check every video of the train/valid/test lists"),
     "convert": ("paddlevideo_slowfast.commands.convert", "PySlowFast/pytorchvideo checkpoint -> .pdparams"),
     "export-weights": ("paddlevideo_slowfast.commands.export_weights", "re-save weights as .safetensors"),
     "summary": ("paddlevideo_slowfast.commands.summary", "print parameters and GMACs of the configured model"),

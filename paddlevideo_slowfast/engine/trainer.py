@@ -171,13 +171,8 @@ class Trainer:
         return self.model.train_step(batch) if not self.distributed else self._dp_step(batch)
 
     def _dp_step(self, batch) -> Dict[str, Any]:
-        """train_step through DataParallel's forward so gradients are all-reduced."""
-        import paddle
-
-        cls_score = self.net(batch[:2], mode="train")
-        with paddle.amp.auto_cast(enable=False):
-            return self.model.head.loss(cls_score, batch[2:]) if hasattr(self.model.head, "loss") else \
-                self.model.loss_from_scores(cls_score, batch[2:])
+        """The train step through DataParallel's forward, so that gradients are all-reduced across processes."""
+        return self.model.head.loss(self.net(batch[:2], mode="test"), batch[2:])
 
     def train_epoch(self, epoch: int) -> Dict[str, float]:
         """One pass over the training loader; returns the epoch's mean loss/top-1/top-5."""
@@ -189,6 +184,8 @@ class Trainer:
         self.model.train()
         stats = {k: Average() for k in ("loss", "top1", "top5", "batch_time", "data_time")}
         interval = int(self.cfg.get("log_interval", 10))
+        if get(self.cfg, "log_samples"):
+            self._write_samples(epoch)
         bar = progress_bar(self.iters_per_epoch, f"epoch {epoch + 1}/{self.epochs}")
         tic = time.time()
         for i, batch in enumerate(self.train_loader):
@@ -226,6 +223,16 @@ class Trainer:
             self.lr.step()
         return {k: stats[k].mean for k in ("loss", "top1", "top5")}
 
+    def _write_samples(self, epoch: int) -> None:
+        """Append the dataset indices this rank trains on in `epoch` (one batch a line) to samples_rank<r>.txt."""
+        sampler = getattr(self.train_loader, "batch_sampler", None)
+        if sampler is None:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.folder / f"samples_rank{rank()}.txt", "a", encoding="utf-8") as handle:
+            for batch in sampler:
+                handle.write(f"{epoch} " + " ".join(str(i[0] if isinstance(i, tuple) else i) for i in batch) + "\n")
+
     def _log_iter(self, epoch: int, i: int, stats: Dict[str, Average]) -> None:
         lr = float(self.optimizer.get_lr())
         remaining = ((self.epochs - epoch) * self.iters_per_epoch - i - 1) * stats["batch_time"].mean
@@ -249,7 +256,7 @@ class Trainer:
         if precise and int(precise.get("num_iters_preciseBN", 0)) > 0:
             used = recompute_bn_stats(self.model, self.train_loader,
                                       min(int(precise.num_iters_preciseBN), self.iters_per_epoch),
-                                      lambda b: self.model(b[:2], mode="train"))
+                                      lambda b: self.model.forward_net(b[:2]))
             self.log.info("PreciseBN: BN statistics recomputed over %d batches", used)
         result = evaluate(self.model, self.valid_loader, mode="valid", log=self.log)
         self.recorder.record("valid", self.global_step, result)

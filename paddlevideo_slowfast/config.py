@@ -49,6 +49,8 @@ class AttrDict(dict):
         object.__setattr__(self, "_sources", {})
 
     def __getattr__(self, key: str) -> Any:
+        if key.startswith("__") or key in ("_prefix", "_sources"):
+            raise AttributeError(key)  # copy/pickle probe these before __init__ has run
         try:
             return self[key]
         except KeyError:
@@ -56,6 +58,15 @@ class AttrDict(dict):
 
     def __setattr__(self, key: str, value: Any) -> None:
         self[key] = value
+
+    def __reduce__(self):
+        return (_rebuild, (dict(self), self._prefix, self._sources, getattr(self, "_file", None)))
+
+    def __copy__(self) -> "AttrDict":
+        new = AttrDict(self)
+        object.__setattr__(new, "_prefix", self._prefix)
+        object.__setattr__(new, "_sources", self._sources)
+        return new
 
     def __deepcopy__(self, memo: dict) -> "AttrDict":
         new = AttrDict({k: copy.deepcopy(v, memo) for k, v in self.items()})
@@ -79,6 +90,16 @@ class AttrDict(dict):
     def to_dict(self) -> Dict[str, Any]:
         """A plain-dict deep copy (for YAML dumps and pickling)."""
         return _plain(self)
+
+
+def _rebuild(items: dict, prefix: str, sources: Dict[str, str], file: Optional[str]) -> AttrDict:
+    """Unpickle an AttrDict with its provenance."""
+    node = AttrDict(items)
+    object.__setattr__(node, "_prefix", prefix)
+    object.__setattr__(node, "_sources", sources)
+    if file is not None:
+        object.__setattr__(node, "_file", file)
+    return node
 
 
 def _plain(value: Any) -> Any:

@@ -185,3 +185,16 @@ def test_delete_in_a_base_fragment_still_replaces(tmp_path: Path) -> None:
     assert cfg.OPT.source_of("name").endswith("adamw.yaml")
     alone = load_config(str(tmp_path / "adamw.yaml"))
     assert "_delete_" not in alone.OPT and "_delete_" not in alone.LR
+
+
+def test_copy_and_pickle_keep_provenance(three_levels: Path) -> None:
+    import copy
+    import pickle
+
+    cfg = load_config(str(three_levels))
+    for clone in (copy.copy(cfg), copy.deepcopy(cfg)):
+        assert clone.MODEL.backbone.depth == 101
+        assert clone.MODEL.backbone.source_of("depth").endswith("mid.yaml")
+    again = pickle.loads(pickle.dumps(cfg))
+    assert again.to_dict() == cfg.to_dict()
+    assert again.MODEL.backbone.source_of("depth").endswith("mid.yaml") and config_file(again) == config_file(cfg)

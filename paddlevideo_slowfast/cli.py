@@ -20,7 +20,27 @@ COMMANDS = {
     "convert": ("paddlevideo_slowfast.commands.convert", "PySlowFast/pytorchvideo checkpoint -> .pdparams"),
     "export-weights": ("paddlevideo_slowfast.commands.export_weights", "re-save weights as .safetensors"),
     "summary": ("paddlevideo_slowfast.commands.summary", "print parameters and GMACs of the configured model"),
+    "export": ("paddlevideo_slowfast.commands.export", "export a Paddle Inference model (+ infer_cfg.yml, ONNX)"),
+    "predict": ("paddlevideo_slowfast.commands.predict", "classify video files with an exported model"),
 }
+
+
+# verbs that run the model: Paddle's eager CPU kernels use one thread unless told otherwise
+COMPUTE_VERBS = {"train", "test", "export", "predict", "summary"}
+
+
+def _configure_threads() -> None:
+    """Threads for Paddle's math library: OMP_NUM_THREADS when the user set it, else this process's share of
+    the cores (several processes per machine under the launcher)."""
+    import os
+
+    from .modeling.accelerate import configure_cpu_threads, usable_cores
+
+    if os.environ.get("OMP_NUM_THREADS", "").isdigit():
+        configure_cpu_threads(int(os.environ["OMP_NUM_THREADS"]))
+        return
+    local = int(os.environ.get("PADDLE_LOCAL_SIZE") or os.environ.get("PADDLE_TRAINERS_NUM") or 1)
+    configure_cpu_threads(max(1, usable_cores() // max(1, local)))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,6 +64,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         parser.print_help()
         return 2
     try:
+        if args.command in COMPUTE_VERBS:
+            _configure_threads()
         return int(args._run(args) or 0)
     except SlowFastError as exc:
         print(f"error: {exc}", file=sys.stderr)

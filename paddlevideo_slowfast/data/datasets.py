@@ -38,12 +38,13 @@ from .rng import item_rng
 MODES = ("train", "valid", "test")
 
 
-def read_list(file_path: str, data_prefix: Optional[str] = None) -> List[Tuple[str, int]]:
-    """(path, label) of each line `relative/path.mp4 label` of a PaddleVideo list file; paths joined to the prefix."""
+def read_list(file_path: str, data_prefix: Optional[str] = None, key: Optional[str] = None) -> List[Tuple[str, int]]:
+    """(path, label) of each line `relative/path.mp4 label` of a PaddleVideo list file; paths joined to the prefix.
+    `key` names the config key that gave `file_path`, for the error message."""
     try:
         lines = Path(file_path).read_text(encoding="utf-8").splitlines()
     except OSError as exc:
-        raise ConfigError(f"cannot read the video list: {exc.strerror}", file=str(file_path),
+        raise ConfigError(f"cannot read the video list: {exc.strerror}", file=str(file_path), key=key,
                           expected="a text file of 'relative/path.mp4 label' lines") from None
     items = []
     for number, line in enumerate(lines, start=1):
@@ -100,7 +101,7 @@ class SFVideoDataset:
         self.epoch = 0
         self.decode_once = bool(decode_once) and self.test_mode
         self.label_names = read_label_names(label_file) if label_file else None
-        self.videos = read_list(self.file_path, self.data_prefix)
+        self.videos = read_list(self.file_path, self.data_prefix, key=f"DATASET.{self.mode}.file_path")
         self.info = self._expand(self.videos)
         self.bad = BadVideoLog()
         if self.decode_once and not isinstance(self.pipeline, Compose):

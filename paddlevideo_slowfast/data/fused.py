@@ -2,12 +2,13 @@
 
 - `ScaleCrop` = JitterScale then a training MultiCrop. It draws the same random numbers in the same order, but
   resamples only the crop: the crop window is mapped back to the source frame (rounded to whole source pixels)
-  and that window alone is resized to `target_size`. Same augmentation, 2-3x less resizing; pixels differ from
+  and that window alone is resized to `target_size`. Same augmentation, about half the resizing; pixels differ from
   resize-then-crop by the sub-pixel rounding of the window (a test bounds it).
-- `NormalizePack` = Image2Array(transpose False), Normalization (per channel) and PackOutput. It splits the
-  uint8 frames into channel planes and converts each plane with one scale-and-shift, straight into the
-  (C, T, H, W) float32 Fast array, instead of three float passes and a transpose. Equal to the stages to
-  float32 rounding (a test checks 1e-5).
+- `NormalizePack` = [RandomFlip], Image2Array(transpose False), Normalization (per channel) and PackOutput.
+  It splits the uint8 frames into channel planes, mirrors the planes when the flip is drawn (one call per plane
+  instead of one per frame), and converts each plane with one scale-and-shift straight into the (C, T, H, W)
+  float32 Fast array, instead of three float passes and a transpose. Equal to the stages to float32 rounding
+  (a test checks 1e-5), with the flip drawn at the same point of the item's random stream.
 """
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ import numpy as np
 
 from .pack import PackOutput, slow_indices
 from .rng import stage_rng
-from .transforms import (Image2Array, JitterScale, MultiCrop, Normalization, as_frames, crop_frames, resize_frames,
-                         short_side_size)
+from .transforms import (Image2Array, JitterScale, MultiCrop, Normalization, RandomFlip, as_frames, crop_frames,
+                         resize_frames, short_side_size)
 
 
 class ScaleCrop:
@@ -55,12 +56,14 @@ class ScaleCrop:
 
 
 class NormalizePack:
-    """Image2Array + Normalization + PackOutput in one pass per channel plane."""
+    """[RandomFlip +] Image2Array + Normalization + PackOutput in one pass per channel plane."""
 
     spatial = False
 
-    def __init__(self, to_array: Image2Array, norm: Normalization, pack: PackOutput):
-        self.stages = (to_array, norm, pack)
+    def __init__(self, to_array: Image2Array, norm: Normalization, pack: PackOutput,
+                 flip: Optional[RandomFlip] = None):
+        self.flip = flip
+        self.stages = ((flip,) if flip is not None else ()) + (to_array, norm, pack)
         std = norm.channel_std.astype(np.float64)
         self.scale = 1.0 / (norm.divisor * std)
         self.shift = -norm.channel_mean.astype(np.float64) / std
@@ -81,22 +84,32 @@ class NormalizePack:
             for stage in self.stages:
                 results = stage(results)
             return results
+        mirror = self.flip is not None and self.flip.draw(results)
         steps, height, width = frames.shape[:3]
         planes = np.empty((channels, steps, height, width), np.uint8)
-        if channels == 1:
-            planes[0] = frames[..., 0]
-        else:
+        rows = steps * height
+        if frames.flags.c_contiguous:
+            cv2.split(frames.reshape(rows, width, channels), [planes[c].reshape(rows, width) for c in range(channels)])
+        else:  # a crop view: split frame by frame
             for t in range(steps):
                 cv2.split(frames[t], [planes[c, t] for c in range(channels)])
         fast = np.empty(planes.shape, np.float32)
         scale = np.broadcast_to(self.scale, (channels,))
         shift = np.broadcast_to(self.shift, (channels,))
         for c in range(channels):
-            rows = planes[c].reshape(steps * height, width)
-            cv2.addWeighted(rows, float(scale[c]), rows, 0.0, float(shift[c]),
-                            dst=fast[c].reshape(steps * height, width), dtype=cv2.CV_32F)
+            plane = planes[c].reshape(rows, width)
+            if mirror:
+                cv2.flip(plane, 1, dst=plane)
+            cv2.addWeighted(plane, float(scale[c]), plane, 0.0, float(shift[c]), dst=fast[c].reshape(rows, width),
+                            dtype=cv2.CV_32F)
         results["imgs"] = [np.ascontiguousarray(fast[:, slow_indices(steps, self.alpha)]), fast]
         return results
+
+
+def _packs(run: List[Any]) -> bool:
+    """Whether `run` is Image2Array, Normalization, PackOutput that NormalizePack can replace."""
+    return (len(run) == 3 and isinstance(run[0], Image2Array) and isinstance(run[1], Normalization)
+            and isinstance(run[2], PackOutput) and NormalizePack.applies(run[0], run[1]))
 
 
 def fuse_stages(stages: List[Any]) -> List[Any]:
@@ -106,13 +119,14 @@ def fuse_stages(stages: List[Any]) -> List[Any]:
     while i < len(stages):
         here: Optional[Any] = stages[i]
         nxt = stages[i + 1] if i + 1 < len(stages) else None
-        third = stages[i + 2] if i + 2 < len(stages) else None
         if isinstance(here, JitterScale) and isinstance(nxt, MultiCrop) and not nxt.test_mode:
             out.append(ScaleCrop(here, nxt))
             i += 2
-        elif isinstance(here, Image2Array) and isinstance(nxt, Normalization) and isinstance(third, PackOutput) \
-                and NormalizePack.applies(here, nxt):
-            out.append(NormalizePack(here, nxt, third))
+        elif isinstance(here, RandomFlip) and _packs(stages[i + 1:i + 4]):
+            out.append(NormalizePack(*stages[i + 1:i + 4], flip=here))
+            i += 4
+        elif _packs(stages[i:i + 3]):
+            out.append(NormalizePack(*stages[i:i + 3]))
             i += 3
         else:
             out.append(here)

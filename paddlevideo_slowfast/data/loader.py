@@ -3,12 +3,13 @@ by `paddle.io.DataLoader` with `DATASET.num_workers` worker processes.
 
 - Batches: `DATASET.batch_size` clips per process in training, `DATASET.valid_batch_size` (default: batch_size)
   in validation, `DATASET.test_batch_size` videos in test (each video carries all its views: see datasets.py).
-- Sampling: each process takes its own share through `DistributedBatchSampler` when there are several; alone,
-  the order is a permutation drawn from (seed, epoch). Every index travels with its epoch, so an item's random
-  crops depend on (seed, epoch, index) only: no two workers repeat each other, every epoch differs, and a
-  resumed run sees the same data. Call `loader.set_epoch(epoch)` before each epoch.
-- Workers: one OpenCV/FFmpeg thread each (the fastest aggregate on few cores) and global RNGs seeded from
-  (seed, epoch, rank, worker) for any third-party stage that uses them.
+- Sampling: Paddle's `DistributedBatchSampler` in every process count (one replica when alone), so each process
+  takes its own share of one global order shuffled per epoch. Every index travels with its epoch, so an item's
+  random crops depend on (seed, epoch, index) only: no two workers repeat each other, every epoch differs, and
+  a resumed run sees the same data. Call `loader.set_epoch(epoch)` before each epoch.
+- Workers: one OpenCV/FFmpeg thread each (the fastest aggregate on few cores; set in this process before the
+  workers fork, which they inherit) and global RNGs seeded from (seed, epoch, rank, worker) for any third-party
+  stage that uses them.
 - Bad videos: workers report them to the dataset (`loader.dataset.bad_count`, `.bad_videos`, `.unscored`),
   taken in after every batch and logged once per file.
 - `DATASET.embedded` (a mapping of `ensure_embedded_dataset` arguments) generates the embedded dataset first
@@ -96,11 +97,12 @@ class EpochBatchSampler:
 
 
 def worker_init(worker_id: int) -> None:
-    """In each loader worker: one OpenCV thread, and global RNGs seeded from (seed, epoch, rank, worker)."""
-    import cv2
+    """In each loader worker: global RNGs seeded from (seed, epoch, rank, worker) for third-party stages.
+
+    OpenCV's thread count is set before the fork (see build_dataloader): cv2.setNumThreads in a child forked
+    from a process whose OpenCV threads had started hangs, waiting for threads the child does not have."""
     from paddle.io import get_worker_info
 
-    cv2.setNumThreads(1)
     dataset = get_worker_info().dataset
     rank = int(os.environ.get("PADDLE_TRAINER_ID", 0))
     state = np.random.SeedSequence([getattr(dataset, "seed", 0), getattr(dataset, "epoch", 0), rank, worker_id])
@@ -150,8 +152,12 @@ def build_dataloader(cfg: Mapping[str, Any], mode: str, *, seed: Optional[int] =
     sampler = EpochBatchSampler(dataset, batch_size or batch_size_for(cfg, mode), shuffle=train, drop_last=train,
                                 seed=getattr(dataset, "seed", 0), world_size=world_size, rank=rank)
     workers = int(num_workers if num_workers is not None else get(cfg, "DATASET.num_workers", 0) or 0)
-    if workers > 0 and hasattr(dataset, "bad"):
-        dataset.bad.share()
+    if workers > 0:
+        import cv2
+
+        cv2.setNumThreads(1)  # inherited by the forked workers: one OpenCV thread each
+        if hasattr(dataset, "bad"):
+            dataset.bad.share()
     loader = DataLoader(dataset, batch_sampler=sampler, num_workers=workers, places=places, return_list=True,
                         worker_init_fn=worker_init if workers > 0 else None)
     return VideoLoader(loader, dataset, sampler)

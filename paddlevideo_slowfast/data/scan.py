@@ -6,6 +6,7 @@ end of the last), which catches missing, empty, non-video, truncated, corrupt an
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ..config import get
 from ..errors import VideoDecodeError
+from ..registry import PIPELINES
 from .datasets import read_list
 from .decoders import open_video
 from .sampling import DecodeSampler
@@ -67,16 +69,16 @@ def videos_of(cfg: Mapping[str, Any], modes: Iterable[str] = MODES) -> Dict[str,
         if isinstance(node, Mapping) and node.get("file_path"):
             prefix = node.get("data_prefix")
             prefix = os.path.realpath(prefix) if prefix and os.path.isdir(prefix) else prefix
-            out[mode] = read_list(node["file_path"], prefix)
+            out[mode] = read_list(node["file_path"], prefix, key=f"DATASET.{mode}.file_path")
     return out
 
 
 def _test_views(cfg: Mapping[str, Any]) -> Optional[Tuple[DecodeSampler, int]]:
     sampler_cfg = get(cfg, "PIPELINE.test.decode_sampler", None)
-    if not isinstance(sampler_cfg, Mapping) or sampler_cfg.get("name", "DecodeSampler") != "DecodeSampler":
+    if not isinstance(sampler_cfg, Mapping) or sampler_cfg.get("name") != "DecodeSampler":
         return None
-    args = {k: v for k, v in sampler_cfg.items() if k != "name"}
-    return DecodeSampler(**args), int(get(cfg, "DATASET.test.num_ensemble_views", 1) or 1)
+    sampler = PIPELINES.build(sampler_cfg, where="PIPELINE.test.decode_sampler")
+    return sampler, int(get(cfg, "DATASET.test.num_ensemble_views", 1) or 1)
 
 
 def scan(cfg: Mapping[str, Any], *, modes: Iterable[str] = MODES, backend: Optional[str] = None,
@@ -99,7 +101,8 @@ def scan(cfg: Mapping[str, Any], *, modes: Iterable[str] = MODES, backend: Optio
     else:
         chunk = max(1, min(64, len(ordered) // (workers * 4)))
         batches = [ordered[i:i + chunk] for i in range(0, len(ordered), chunk)]
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        # fresh processes: forking a process whose FFmpeg/OpenCV threads hold locks can deadlock the children
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             checks = [c for part in pool.map(_check_many, batches) for c in part]
     for check in checks:
         check.modes = users[check.path]

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
 import os
 import shutil
 import tempfile
@@ -239,7 +240,8 @@ def _run_jobs(jobs: List, spec: Dict, root: str, workers: Optional[int]) -> None
         return
     chunk = max(1, len(jobs) // (workers * 8))
     batches = [jobs[i:i + chunk] for i in range(0, len(jobs), chunk)]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    # fresh processes: forking a process whose FFmpeg/OpenCV threads hold locks can deadlock the children
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         for future in [pool.submit(_write_batch, batch, spec, root) for batch in batches]:
             future.result()
 

@@ -173,11 +173,16 @@ class RandomFlip:
         for a, b in label_pairs or ():
             self.swap[int(a)], self.swap[int(b)] = int(b), int(a)
 
+    def draw(self, results: Dict[str, Any]) -> bool:
+        """Whether this item is mirrored; swaps its label when it is one of `label_pairs`."""
+        mirror = bool(stage_rng(results).random() < self.p)
+        if mirror and self.swap and "labels" in results:
+            results["labels"] = self.swap.get(int(results["labels"]), results["labels"])
+        return mirror
+
     def __call__(self, results: Dict[str, Any]) -> Dict[str, Any]:
-        if stage_rng(results).random() < self.p:
+        if self.draw(results):
             results["imgs"] = flip_frames(as_frames(results["imgs"]))
-            if self.swap and "labels" in results:
-                results["labels"] = self.swap.get(int(results["labels"]), results["labels"])
         return results
 
 

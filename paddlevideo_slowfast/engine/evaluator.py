@@ -85,7 +85,9 @@ def test_model(cfg: AttrDict, weights: str, *, output: Optional[str] = None, acc
     forward = None
     if accelerate:
         from ..modeling.accelerate import accelerate_for_eval
-        forward = accelerate_for_eval(model)
+
+        fast = accelerate_for_eval(model)
+        forward = lambda clips: fast(clips, mode="test")  # noqa: E731
     result = evaluate(model, loader, mode="test", metric=metric, forward=forward, log=log)
     folder = Path(output) if output else output_folder(cfg) / "test"
     files = metric.save_report(folder)

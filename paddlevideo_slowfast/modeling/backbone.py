@@ -51,7 +51,9 @@ class ResNetSlowFast(nn.Layer):
     `zero_init_final_bn` and the BN options. `alpha` in the paper is `alpha`; the paper's beta (1/8) is
     `1 / beta` here, as in PaddleVideo. `fusion_kernel_sz` defaults to 5 (R50 4x16), where PaddleVideo's
     constructor defaults to 7. `bn_norm_type`, `bn_num_splits`, `num_pathways` are accepted for
-    PaddleVideo's configs; only plain batchnorm is supported.
+    PaddleVideo's configs; only plain batchnorm is supported. `cpu_fast_conv` lets the Fast pathway's
+    temporal convs (stem and Tx1x1) run as conv2d + a time-shift matmul in CPU eager mode: same maths and
+    state keys, a 3-5x cheaper stem (modeling/conv3d_fast.py); static graphs and GPUs are unaffected.
     """
 
     PATHWAYS: Tuple[int, ...] = (0, 1)  # indices into the [slow, fast] input this backbone runs
@@ -64,7 +66,7 @@ class ResNetSlowFast(nn.Layer):
                  pool_size_ratio: Sequence[Sequence[int]] = ((1, 1, 1), (1, 1, 1)), use_pool_af_s2: bool = True,
                  bn_eps: float = 1e-5, bn_momentum: float = 0.9, bn_weight_decay: float = 0.0,
                  zero_init_final_bn: bool = True, bn_norm_type: str = "batchnorm", bn_num_splits: int = 1,
-                 num_pathways: Optional[int] = None):
+                 num_pathways: Optional[int] = None, cpu_fast_conv: bool = False):
         super().__init__()
         _check(bn_norm_type == "batchnorm", "bn_norm_type", bn_norm_type, "batchnorm (sub_batchnorm is not supported)")
         _check(num_pathways in (None, len(self.PATHWAYS)), "num_pathways", num_pathways,
@@ -82,10 +84,13 @@ class ResNetSlowFast(nn.Layer):
         self.zero_init_final_bn = bool(zero_init_final_bn)
         norm = Norm(eps=bn_eps, momentum=bn_momentum, weight_decay=bn_weight_decay)
         divisor = [(1, beta)[p] for p in paths]  # channel divisor per pathway: the Fast one is 1/beta as wide
+        # folding time pays where frames are many and channels few: the Fast pathway (measured per layer)
+        fast_conv = [bool(cpu_fast_conv) and p == 1 for p in paths]
 
         widths = [width_per_group // d for d in divisor]
         self.s1 = MultiPathwayStem([input_channel_num[p] for p in paths], widths,
-                                   [STEM_TEMPORAL_KERNEL[p] for p in paths], paths, norm=norm)
+                                   [STEM_TEMPORAL_KERNEL[p] for p in paths], paths, norm=norm,
+                                   fast_conv=fast_conv)
         self._blocks = []  # forward order: (lateral feeding the stage or None, stage)
         for i, (spec, blocks) in enumerate(zip(STAGES, STAGE_DEPTHS[depth])):
             in_widths = list(widths)
@@ -100,7 +105,8 @@ class ResNetSlowFast(nn.Layer):
             inner = [width_per_group * num_groups * spec.width // d for d in divisor]
             setattr(self, spec.name, ResStage(in_widths, widths, inner, [spec.temporal_kernel[p] for p in paths],
                                               [spatial_strides[i][p] for p in paths], paths,
-                                              num_blocks=blocks, groups=num_groups, norm=norm))
+                                              num_blocks=blocks, groups=num_groups, norm=norm,
+                                              fast_conv=fast_conv))
             self._blocks.append((lateral if fuses else None, spec.name))
         pools = [list(pool_size_ratio[p]) for p in paths]
         self._pool_after_s2 = pools if use_pool_af_s2 and any(k != 1 for pool in pools for k in pool) else None

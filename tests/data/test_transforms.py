@@ -124,9 +124,10 @@ def _run(stages, results):
 
 def test_fuse_stages_replaces_the_two_runs() -> None:
     fused = fuse_stages(_stages())
-    assert [type(s).__name__ for s in fused] == ["ScaleCrop", "RandomFlip", "NormalizePack"]
+    assert [type(s).__name__ for s in fused] == ["ScaleCrop", "NormalizePack"]
+    assert fused[1].flip is not None                 # the flip is drawn and applied inside
     test = fuse_stages(_stages(test_mode=True))   # test-mode crops keep JitterScale (run once per window)
-    assert [type(s).__name__ for s in test] == ["JitterScale", "MultiCrop", "RandomFlip", "NormalizePack"]
+    assert [type(s).__name__ for s in test] == ["JitterScale", "MultiCrop", "NormalizePack"]
     transposed = [Image2Array(), Normalization(MEAN, STD), PackOutput(4)]
     assert [type(s).__name__ for s in fuse_stages(transposed)] == ["Image2Array", "Normalization", "PackOutput"]
 
@@ -143,6 +144,22 @@ def test_normalize_pack_equals_the_stages() -> None:
     slow, fast = NormalizePack(*stages)({"imgs": frames})["imgs"]
     np.testing.assert_allclose(fast, fast_ref, atol=1e-5)
     assert slow.shape == slow_ref.shape and fast.dtype == np.float32 and fast.flags.c_contiguous
+
+
+def test_normalize_pack_with_flip_draws_and_mirrors_as_the_stages() -> None:
+    frames = noise_frames(8, 20, 24)
+    stages = [RandomFlip(label_pairs=[[0, 1]]), Image2Array(transpose=False),
+              Normalization(MEAN, STD, tensor_shape=[1, 1, 1, 3]), PackOutput(alpha=4)]
+    fused = NormalizePack(*stages[1:], flip=stages[0])
+    flipped = 0
+    for index in range(8):
+        ref = _run(stages, {"imgs": frames, "labels": 0, "rng": item_rng(0, 0, index)})
+        got = fused({"imgs": frames, "labels": 0, "rng": item_rng(0, 0, index)})
+        np.testing.assert_allclose(got["imgs"][1], ref["imgs"][1], atol=1e-5)
+        np.testing.assert_allclose(got["imgs"][0], ref["imgs"][0], atol=1e-5)
+        assert got["labels"] == ref["labels"]
+        flipped += ref["labels"] == 1
+    assert 0 < flipped < 8
 
 
 def test_scale_crop_draws_the_same_numbers_and_stays_close() -> None:

@@ -11,16 +11,7 @@ import pytest
 
 from paddlevideo_slowfast.data import SFVideoDataset, read_label_names, read_list
 from paddlevideo_slowfast.errors import ConfigError, VideoDecodeError
-
-NORM = {"mean": [0.45] * 3, "std": [0.225] * 3, "tensor_shape": [1, 1, 1, 3]}
-TRAIN = {"decode_sampler": {"name": "DecodeSampler", "num_frames": 8, "sampling_rate": 2},
-         "transform": [{"JitterScale": {"min_size": 64, "max_size": 80}}, {"MultiCrop": {"target_size": 56}},
-                       {"RandomFlip": None}, {"Image2Array": {"transpose": False}}, {"Normalization": NORM},
-                       {"PackOutput": {"alpha": 4}}]}
-TEST = {"decode_sampler": {"name": "DecodeSampler", "num_frames": 8, "sampling_rate": 2, "test_mode": True},
-        "transform": [{"JitterScale": {"min_size": 64, "max_size": 64}},
-                      {"MultiCrop": {"target_size": 56, "test_mode": True}}, {"Image2Array": {"transpose": False}},
-                      {"Normalization": NORM}, {"PackOutput": {"alpha": 4}}]}
+from video_corpus import TEST, TRAIN
 
 
 @pytest.fixture

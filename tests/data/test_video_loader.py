@@ -6,14 +6,12 @@ import copy
 from pathlib import Path
 
 import numpy as np
-import pytest
 import yaml
 
 from paddlevideo_slowfast.config import load_config
 from paddlevideo_slowfast.data import build_dataloader
 from paddlevideo_slowfast.data.loader import EpochBatchSampler
-
-from test_video_dataset import TEST, TRAIN
+from video_corpus import TEST, TRAIN
 
 
 def write_config(tmp_path: Path, videos, corpus, *, copies: int = 8, bad: bool = False) -> Path:
@@ -84,3 +82,27 @@ def test_epoch_batch_sampler_single_process() -> None:
     assert [i for b in batches for i, _ in b] != [i for b in again for i, _ in b]
     ordered = EpochBatchSampler(list(range(10)), 4, shuffle=False, drop_last=False)
     assert [[i for i, _ in b] for b in ordered] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]] and len(ordered) == 3
+
+
+def test_workers_start_after_opencv_threads_ran(tmp_path, videos, corpus) -> None:
+    """A process whose OpenCV thread pool has run forks its workers without deadlocking (cv2.setNumThreads in a
+    forked child used to hang waiting for the parent's pool threads)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    config = write_config(tmp_path, videos, corpus)
+    script = textwrap.dedent(f"""
+        import cv2, numpy as np
+        cv2.setNumThreads(2)
+        for _ in range(30):
+            cv2.resize(np.zeros((256, 340, 3), np.uint8), (400, 300))
+        from paddlevideo_slowfast.config import load_config
+        from paddlevideo_slowfast.data import build_dataloader
+        loader = build_dataloader(load_config({str(config)!r}), "train")
+        print("batches", sum(1 for _ in loader))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          cwd=str(Path(__file__).resolve().parents[2]))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "batches 2" in done.stdout

@@ -8,6 +8,17 @@ import numpy as np
 
 from paddlevideo_slowfast.data.video_writer import write_video
 
+# tiny train and test pipelines (8 frames, 56 px crops, alpha 4) for dataset and loader tests
+NORM = {"mean": [0.45] * 3, "std": [0.225] * 3, "tensor_shape": [1, 1, 1, 3]}
+TRAIN = {"decode_sampler": {"name": "DecodeSampler", "num_frames": 8, "sampling_rate": 2},
+         "transform": [{"JitterScale": {"min_size": 64, "max_size": 80}}, {"MultiCrop": {"target_size": 56}},
+                       {"RandomFlip": None}, {"Image2Array": {"transpose": False}}, {"Normalization": NORM},
+                       {"PackOutput": {"alpha": 4}}]}
+TEST = {"decode_sampler": {"name": "DecodeSampler", "num_frames": 8, "sampling_rate": 2, "test_mode": True},
+        "transform": [{"JitterScale": {"min_size": 64, "max_size": 64}},
+                      {"MultiCrop": {"target_size": 56, "test_mode": True}}, {"Image2Array": {"transpose": False}},
+                      {"Normalization": NORM}, {"PackOutput": {"alpha": 4}}]}
+
 # name -> what must happen when a backend reads it: "fail" (VideoDecodeError), or "either" (error or exact frames)
 BROKEN = {
     "missing": "fail",           # no such path

@@ -1,0 +1,168 @@
+"""CPU speed switches for Paddle: thread count, MKL's code path on AMD, and a oneDNN eval path.
+
+Paddle 3.3.1's eager CPU kernels are single-threaded by default and never use oneDNN; the bundled MKL
+(2019.0.5) picks its slowest sgemm path on non-Intel CPUs. Measurements: docs/benchmarks.md and
+docs/paddle_cpu_limits.md.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from typing import Any, List, Optional, Sequence
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+# MKL 2019's undocumented switch: 5 = its AVX2 kernels, valid on any CPU with AVX2 + FMA (ignored by MKL >= 2020.1)
+MKL_AVX2 = "5"
+
+_configured_threads: Optional[int] = None
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity), or the machine's count off Linux."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+def configure_cpu_threads(n: Optional[int] = None, *, mkl_avx2_on_amd: bool = True) -> int:
+    """Let Paddle's math library use `n` threads (default: every usable core); returns `n`.
+
+    Paddle sets OMP_NUM_THREADS=1 when imported and `FLAGS_paddle_num_threads` (default 1) only reaches
+    executors, so eager kernels run on one core unless told otherwise; `paddle.base.core.set_num_threads`
+    is the knob that works. With `mkl_avx2_on_amd`, on an AMD CPU with AVX2 it also sets
+    MKL_DEBUG_CPU_TYPE=5 (unless already set) so that MKL's sgemm takes its AVX2 path (about 2.5x);
+    that only takes effect if no MKL routine has run yet in this process, so call this first.
+    """
+    global _configured_threads
+    n = usable_cores() if n is None else int(n)
+    if n < 1:
+        raise ValueError(f"thread count must be at least 1, got {n}")
+    if mkl_avx2_on_amd and "MKL_DEBUG_CPU_TYPE" not in os.environ and _amd_with_avx2():
+        os.environ["MKL_DEBUG_CPU_TYPE"] = MKL_AVX2
+    from paddle.base import core
+
+    core.set_num_threads(n)
+    _configured_threads = n
+    return n
+
+
+def configured_threads() -> int:
+    """The thread count set by configure_cpu_threads, else every usable core."""
+    return _configured_threads or usable_cores()
+
+
+def _amd_with_avx2() -> bool:
+    try:
+        with open("/proc/cpuinfo") as f:
+            info = f.read(1 << 16)
+    except OSError:
+        return False
+    flags = next((line for line in info.splitlines() if line.startswith("flags")), "").split()
+    return "AuthenticAMD" in info and "avx2" in flags and "fma" in flags
+
+
+class EvalAccelerated:
+    """A Recognizer3D's eval calls with the backbone run by a Paddle Inference predictor on oneDNN.
+
+    Called like the model: `(batch, mode)` with mode infer/test (class probabilities) or valid (loss dict);
+    `forward_net(clips)`. The head stays in dygraph. The predictor holds a copy of the weights made at
+    construction: build a new one after the weights change. Other attributes come from the model.
+    """
+
+    def __init__(self, model: Any, *, num_threads: Optional[int] = None):
+        model.eval()
+        self.model = model
+        self._predictor = _backbone_predictor(model.backbone, num_threads or configured_threads())
+        self._inputs = self._predictor.get_input_names()
+        self._outputs = self._predictor.get_output_names()
+
+    def __call__(self, data_batch: Sequence[Any], mode: str = "infer") -> Any:
+        if mode in ("infer", "test"):
+            return self.forward_net(data_batch[0:2])
+        if mode == "valid":
+            return self.model.head.loss(self.forward_net(data_batch[0:2]), data_batch[2:], valid_mode=True)
+        raise ValueError(f"accelerated model evaluates only (infer, test, valid), got mode '{mode}'")
+
+    def forward_net(self, clips: Sequence[Any]) -> Any:
+        """[slow, fast] -> class probabilities [N, num_classes]."""
+        import paddle
+
+        with paddle.no_grad():
+            return self.model.head(self.backbone_features(clips))
+
+    def backbone_features(self, clips: Sequence[Any]) -> List[Any]:
+        """The backbone's outputs for [slow, fast], computed by the predictor."""
+        import paddle
+
+        arrays = {"slow": clips[0], "fast": clips[1]}
+        for name in self._inputs:
+            value = arrays[name]
+            self._predictor.get_input_handle(name).copy_from_cpu(
+                np.ascontiguousarray(value.numpy() if hasattr(value, "numpy") else value, dtype=np.float32))
+        self._predictor.run()
+        return [paddle.to_tensor(self._predictor.get_output_handle(name).copy_to_cpu()) for name in self._outputs]
+
+    def __getattr__(self, name: str) -> Any:
+        model = self.__dict__.get("model")
+        if model is None:
+            raise AttributeError(name)
+        return getattr(model, name)
+
+
+def accelerate_for_eval(model: Any, *, enabled: bool = True, num_threads: Optional[int] = None) -> Any:
+    """`model` for evaluation on CPU with its backbone on a oneDNN predictor (same outputs to ~1e-5).
+
+    Returns an EvalAccelerated, or the model itself (in eval mode) when `enabled` is false, when Paddle
+    runs on a GPU or lacks oneDNN, or when the predictor cannot be built (logged).
+    """
+    import paddle
+
+    model.eval()
+    if not enabled or not paddle.base.core.is_compiled_with_onednn() or "cpu" not in paddle.get_device():
+        return model
+    try:
+        return EvalAccelerated(model, num_threads=num_threads)
+    except Exception as exc:  # an unexpected Paddle failure must not stop an evaluation that eager can run
+        logger.warning("oneDNN eval path unavailable (%s: %s); evaluating in dygraph", type(exc).__name__, exc)
+        return model
+
+
+def _backbone_predictor(backbone: Any, num_threads: int) -> Any:
+    """Export `backbone` to a temporary folder and load it in a oneDNN predictor (IR passes fold its BNs)."""
+    import paddle
+    import paddle.inference as pi
+    from paddle.static import InputSpec
+
+    pathways = tuple(getattr(backbone, "PATHWAYS", (0, 1)))  # one-pathway ablations read one clip
+
+    class Clips(paddle.nn.Layer):
+        """jit.save needs tensors as arguments: the clips the backbone reads, as inputs named slow / fast."""
+
+        def __init__(self, net: paddle.nn.Layer):
+            super().__init__()
+            self.net = net
+
+        def forward(self, first: paddle.Tensor, second: Optional[paddle.Tensor] = None) -> List[paddle.Tensor]:
+            inputs: List[Optional[paddle.Tensor]] = [None, None]
+            for p, clip in zip(pathways, (first, second)):
+                inputs[p] = clip
+            return self.net(inputs)
+
+    wrapper = Clips(backbone)
+    wrapper.eval()
+    spec = [InputSpec([None, 3, None, None, None], "float32", ("slow", "fast")[p]) for p in pathways]
+    with tempfile.TemporaryDirectory(prefix="pvsf_eval_") as folder:
+        prefix = os.path.join(folder, "backbone")
+        paddle.jit.save(wrapper, prefix, input_spec=spec)
+        program = next(prefix + ext for ext in (".json", ".pdmodel") if os.path.exists(prefix + ext))
+        config = pi.Config(program, prefix + ".pdiparams")
+        config.disable_gpu()
+        config.enable_onednn()
+        config.set_cpu_math_library_num_threads(int(num_threads))
+        config.disable_glog_info()
+        return pi.create_predictor(config)

@@ -1,0 +1,138 @@
+"""Exact re-formulations of conv3d for Paddle's CPU eager mode, where conv3d is vol2col + one sgemm.
+
+Paddle's eager CPU conv3d unfolds a whole clip into one column buffer and multiplies it by the weight.
+For the Fast pathway's stem (8 outputs, 3x5x7x7 kernel, 32 frames at 224) that buffer is 1.2 GB per clip
+for a GEMM with 8 rows: memory-bound, about half of a forward pass. `temporal_fold_conv3d` computes the
+same sums as one conv2d over single frames with kt*O outputs (a per-frame column buffer that stays in
+cache and a GEMM kt times taller) followed by a 0/1 matrix product that adds each tap's output at its
+time shift. Same maths, float rounding aside; see docs/paddle_cpu_limits.md for the measurements.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Dict, Iterator, Optional, Sequence, Tuple
+
+import numpy as np
+import paddle
+import paddle.nn.functional as F
+from paddle import nn
+from paddle.autograd import PyLayer
+
+_SHIFT_CACHE: Dict[Tuple, paddle.Tensor] = {}
+
+
+class _Permute(PyLayer):
+    """transpose that copies with Paddle's dense transpose kernel, forward and backward.
+
+    With stride kernels on (Paddle 3's default) `transpose` returns a view and the next op copies it
+    with a generic strided kernel about 6x slower than the dense one; the flag is restored on exit.
+    """
+
+    @staticmethod
+    def forward(ctx, x: paddle.Tensor, perm: Sequence[int]) -> paddle.Tensor:
+        ctx.inverse = [int(i) for i in np.argsort(perm)]
+        with _dense_views():
+            return paddle.transpose(x, list(perm))
+
+    @staticmethod
+    def backward(ctx, grad: paddle.Tensor) -> paddle.Tensor:
+        with _dense_views():
+            return paddle.transpose(grad, ctx.inverse)
+
+
+@contextmanager
+def _dense_views() -> Iterator[None]:
+    """View ops (transpose, slice) run their copying kernels in the block instead of returning strided views.
+
+    The flag is process-wide: an op of another thread in the block only changes speed, not its result.
+    """
+    saved = paddle.get_flags(["FLAGS_use_stride_kernel"])["FLAGS_use_stride_kernel"]
+    paddle.set_flags({"FLAGS_use_stride_kernel": False})
+    try:
+        yield
+    finally:
+        paddle.set_flags({"FLAGS_use_stride_kernel": saved})
+
+
+def permute(x: paddle.Tensor, perm: Sequence[int]) -> paddle.Tensor:
+    """A contiguous transpose of `x` (gradient included) without Paddle's slow strided copy."""
+    return _Permute.apply(x, tuple(perm))
+
+
+def shift_matrix(frames: int, kernel: int, stride: int, padding: int, *, dtype: str = "float32") -> paddle.Tensor:
+    """S [T_out, frames*kernel] with S[t, t'*kernel + d] = 1 where t' = t*stride + d - padding is a frame.
+
+    out[t] = sum_d tap_d[t*stride + d - padding] is then S @ taps with taps laid out [(t', d), ...];
+    frames outside the clip (the zero padding) simply have no 1.
+    """
+    key = (frames, kernel, stride, padding, dtype, str(paddle.get_device()))
+    if key not in _SHIFT_CACHE:
+        out_frames = (frames + 2 * padding - kernel) // stride + 1
+        s = np.zeros((out_frames, frames, kernel), dtype=dtype)
+        for t in range(out_frames):
+            for d in range(kernel):
+                source = t * stride + d - padding
+                if 0 <= source < frames:
+                    s[t, source, d] = 1
+        _SHIFT_CACHE[key] = paddle.to_tensor(s.reshape(out_frames, frames * kernel))
+    return _SHIFT_CACHE[key]
+
+
+def temporal_fold_conv3d(x: paddle.Tensor, weight: paddle.Tensor, bias: Optional[paddle.Tensor] = None, *,
+                         stride: Sequence[int], padding: Sequence[int]) -> paddle.Tensor:
+    """conv3d(x, weight, bias) (groups 1, no dilation) as a conv2d over frames plus a time-shift matmul.
+
+    x [N, C, T, H, W], weight [O, C, kt, kh, kw] -> [N, O, T', H', W'] as F.conv3d with the same stride
+    and padding (temporal ones included).
+    """
+    n, c, t, h, w = x.shape
+    o, _, kt, kh, kw = weight.shape
+    frames = permute(x, [0, 2, 1, 3, 4]).reshape([n * t, c, h, w])             # [N*T, C, H, W]
+    taps = weight.transpose([2, 0, 1, 3, 4]).reshape([kt * o, c, kh, kw])     # channel d*O + o
+    y = F.conv2d(frames, taps, stride=list(stride[1:]), padding=list(padding[1:]))  # [N*T, kt*O, H', W']
+    ho, wo = y.shape[2:]
+    y = y.reshape([n, t * kt, o * ho * wo])                                    # rows (t', d)
+    out = paddle.matmul(shift_matrix(t, kt, stride[0], padding[0], dtype=str(x.dtype).split(".")[-1]), y)
+    out = out.reshape([n, -1, o, ho, wo])                                      # [N, T', O, H', W']
+    if bias is not None:  # a folded BN gives the conv a bias: added once per output, not per tap
+        out = out + bias.reshape([1, 1, o, 1, 1])
+    return permute(out, [0, 2, 1, 3, 4])                                       # [N, O, T', H', W']
+
+
+class FastConv3D(nn.Conv3D):
+    """nn.Conv3D (same parameters and state keys) that runs `temporal_fold_conv3d` in CPU eager mode.
+
+    `fast=False`, static graphs (to_static, export) and other devices take nn.Conv3D's own path, so
+    exported programs and GPU runs are unchanged.
+    """
+
+    def __init__(self, *args, fast: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fast = bool(fast) and _foldable(self)
+
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        if self._folds(x):
+            return temporal_fold_conv3d(x, self.weight, self.bias, stride=_triple(self._stride),
+                                        padding=_triple(self._padding))
+        return super().forward(x)
+
+    @paddle.jit.not_to_static
+    def _folds(self, x: paddle.Tensor) -> bool:
+        return self.fast and paddle.in_dynamic_mode() and x.place.is_cpu_place()
+
+
+def _foldable(layer: nn.Conv3D) -> bool:
+    """Only what temporal_fold_conv3d computes exactly: groups 1, no dilation, NCDHW, zero padding."""
+    padding = layer._padding
+    return (layer._groups == 1 and layer._data_format == "NCDHW"
+            and layer._padding_mode == "zeros" and all(d == 1 for d in _triple(layer._dilation))
+            and not isinstance(padding, str) and len(_flat(padding)) == 3)
+
+
+def _triple(value) -> Tuple[int, int, int]:
+    flat = _flat(value)
+    return tuple(flat) * 3 if len(flat) == 1 else tuple(flat)
+
+
+def _flat(value) -> list:
+    return [int(v) for v in (value if isinstance(value, (list, tuple)) else [value])]

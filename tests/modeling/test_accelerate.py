@@ -1,0 +1,85 @@
+"""accelerate_for_eval gives plain dygraph's outputs; configure_cpu_threads sets threads and MKL's path."""
+from __future__ import annotations
+
+import numpy as np
+import paddle
+import pytest
+
+from paddlevideo_slowfast.modeling import accelerate, create_model
+from paddlevideo_slowfast.modeling.accelerate import EvalAccelerated, accelerate_for_eval, configure_cpu_threads
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    model = create_model("slowfast_tiny", seed=1)
+    model.eval()
+    return model
+
+
+@pytest.fixture(scope="module")
+def accelerated(tiny):
+    net = accelerate_for_eval(tiny)
+    if not isinstance(net, EvalAccelerated):
+        pytest.skip("this Paddle build has no oneDNN")
+    return net
+
+
+@pytest.mark.parametrize("n,size", [(2, 64), (1, 96)])  # a second shape reuses the same predictor
+def test_probabilities_equal_plain_dygraph(tiny, accelerated, clips, n, size):
+    batch = clips(n=n, size=size, seed=n)
+    with paddle.no_grad():
+        expected = tiny(batch, mode="test").numpy()
+        features = [f.numpy() for f in tiny.backbone(batch)]
+    np.testing.assert_allclose(accelerated(batch, mode="test").numpy(), expected, rtol=1e-4, atol=1e-6)
+    for got, want in zip(accelerated.backbone_features(batch), features):
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+
+
+def test_valid_mode_returns_plain_dygraphs_loss_dict(tiny, accelerated, clips):
+    batch = clips(n=2, seed=3) + [paddle.to_tensor([[1], [4]], dtype="int64")]
+    with paddle.no_grad():
+        expected = tiny(batch, mode="valid")
+    got = accelerated(batch, mode="valid")
+    assert sorted(got) == sorted(expected)
+    for key in expected:
+        np.testing.assert_allclose(got[key].numpy(), expected[key].numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_model_like_interface(tiny, accelerated):
+    assert accelerated.head is tiny.head and accelerated.model is tiny
+    with pytest.raises(ValueError, match="train"):
+        accelerated([], mode="train")
+
+
+def test_one_pathway_backbone(clips):
+    model = create_model("slowfast_tiny", {"backbone": {"name": "ResNetFastOnly"}}, seed=2)
+    net = accelerate_for_eval(model)
+    batch = clips(n=1, seed=4)
+    with paddle.no_grad():
+        expected = model(batch).numpy()
+    np.testing.assert_allclose(net(batch).numpy(), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_disabled_returns_the_model_in_eval_mode():
+    model = create_model("slowfast_tiny")
+    model.train()
+    assert accelerate_for_eval(model, enabled=False) is model
+    assert not model.training
+
+
+def test_configure_cpu_threads(monkeypatch):
+    monkeypatch.delenv("MKL_DEBUG_CPU_TYPE", raising=False)
+    monkeypatch.setattr(accelerate, "_configured_threads", accelerate._configured_threads)
+    monkeypatch.setattr(accelerate, "_amd_with_avx2", lambda: True)
+    try:
+        assert configure_cpu_threads(1, mkl_avx2_on_amd=False) == 1
+        assert "MKL_DEBUG_CPU_TYPE" not in accelerate.os.environ
+        assert configure_cpu_threads(mkl_avx2_on_amd=True) == accelerate.usable_cores()
+        assert accelerate.os.environ["MKL_DEBUG_CPU_TYPE"] == accelerate.MKL_AVX2
+        monkeypatch.setenv("MKL_DEBUG_CPU_TYPE", "4")  # a user's own setting wins
+        configure_cpu_threads(1)
+        assert accelerate.os.environ["MKL_DEBUG_CPU_TYPE"] == "4"
+        with pytest.raises(ValueError):
+            configure_cpu_threads(0)
+    finally:
+        configure_cpu_threads(1, mkl_avx2_on_amd=False)  # Paddle's default for the rest of the session

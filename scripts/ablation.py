@@ -130,6 +130,7 @@ def main() -> int:
             results.setdefault(name, []).append(row)
             print(f"{name} seed {seed}: top1 {row['top1']:.3f} "
                   + " ".join(f"{g} {row[g]:.2f}" for g in GROUPS) + f" ({row['seconds']:.0f} s)", flush=True)
+            write_markdown(results, args.seeds, args.epochs, Path(args.doc))  # keep what is done so far
     print(write_markdown(results, args.seeds, args.epochs, Path(args.doc)))
     return 0
 

@@ -2,10 +2,12 @@
 
 Forward: batch 1, eval mode, no grad. Train step: batch 2, forward + cross-entropy + backward + momentum SGD.
 Each option runs in its own process (thread count and MKL's code path are per process), all from the same
-seed and inputs: one warm-up, then the median of --repeats timed runs (wall and process CPU time). The
-outputs of every option are compared with plain dygraph's (max |diff| of the class probabilities; loss and
-the Fast stem's weight gradient after one step). Prints a table and replaces the section between
-<!-- bench_train:start --> and <!-- bench_train:end --> of docs/benchmarks.md (--no-write to skip).
+seed and inputs, warmed up by one step. The forward options are timed round-robin, --repeats rounds; for
+training (a worker holds 3.5-4.5 GB) plain dygraph stays up and each option alternates with it, so every
+ratio compares runs made under the same load from other jobs. Outputs are compared with plain dygraph's
+(res5 features and class probabilities; loss and the Fast stem's weight gradient after one step). Prints a
+table and replaces the section between <!-- bench_train:start --> and <!-- bench_train:end --> of
+docs/benchmarks.md (--no-write to skip). About 6-9 minutes on 2 cores.
 
     python scripts/bench_train.py [--repeats 3] [--budget 540] [--no-write]
 """
@@ -52,31 +54,24 @@ TRAIN = [
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per option (after one warm-up)")
-    parser.add_argument("--budget", type=float, default=540.0, help="seconds; options not started by then are skipped")
+    parser.add_argument("--repeats", type=int, default=3, help="timed rounds per option (after one warm-up)")
+    parser.add_argument("--budget", type=float, default=540.0,
+                        help="seconds; past it no further round or option is started")
     parser.add_argument("--no-write", action="store_true", help="print only, leave docs/benchmarks.md alone")
     parser.add_argument("--only", choices=("forward", "train"), help="run one of the two tables (implies --no-write)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(_worker(json.loads(args.worker))))
-        return 0
+        return _serve(json.loads(args.worker))
 
-    started = time.monotonic()
-    load_before = os.getloadavg()
+    deadline = time.monotonic() + args.budget
+    started, load_before = time.monotonic(), os.getloadavg()
     tables = {}
-    for kind, options in (("forward", FORWARD), ("train", TRAIN)):
-        if args.only and args.only != kind:
-            continue
-        rows = []
-        for name, what, settings in options:
-            if time.monotonic() - started > args.budget:
-                rows.append(dict(name=name, what=what, skipped=True))
-                continue
-            result = _spawn(dict(settings, kind=kind, repeats=args.repeats))
-            rows.append(dict(result, name=name, what=what))
-            print(f"  {kind:7s} {name:20s} {_fmt(result.get('wall'))} s", file=sys.stderr, flush=True)
-        tables[kind] = rows
+    if args.only in (None, "forward"):
+        tables["forward"] = _interleaved("forward", FORWARD, range(len(FORWARD)), args.repeats, deadline)
+    if args.only in (None, "train"):
+        # a train worker holds 3.5-4.5 GB: plain stays up, each option is timed in rounds against it
+        tables["train"] = _against_plain("train", TRAIN, args.repeats, deadline)
     text = _render(tables, load_before, os.getloadavg(), time.monotonic() - started, args.repeats)
     print(text)
     if not (args.no_write or args.only):
@@ -84,20 +79,118 @@ def main() -> int:
     return 0
 
 
-def _spawn(spec: Dict[str, Any]) -> Dict[str, Any]:
-    """Run one option in a fresh interpreter with a clean thread/MKL environment."""
-    env = {k: v for k, v in os.environ.items() if k not in ("MKL_DEBUG_CPU_TYPE", "OMP_NUM_THREADS")}
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)], capture_output=True,
-                          text=True, env=env, cwd=ROOT)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-    if proc.returncode != 0 or not lines:
-        return dict(error=(proc.stderr.strip().splitlines() or ["no output"])[-1][:200])
-    return json.loads(lines[-1])
+class _Worker:
+    """One option in its own interpreter (threads and MKL's path are per process), timed on request."""
+
+    def __init__(self, kind: str, spec: Dict[str, Any]):
+        env = {k: v for k, v in os.environ.items() if k not in ("MKL_DEBUG_CPU_TYPE", "OMP_NUM_THREADS")}
+        env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+        self.proc = subprocess.Popen([sys.executable, __file__, "--worker", json.dumps(dict(spec, kind=kind))],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, env=env, cwd=ROOT)
+        self.ready = self._read()      # threads, check (after the warm-up step) or error
+        self.walls: List[float] = []
+        self.cpus: List[float] = []
+
+    def time_one(self) -> None:
+        if "error" in self.ready:
+            return
+        self.proc.stdin.write("run\n")
+        self.proc.stdin.flush()
+        result = self._read()
+        if "error" in result:
+            self.ready = result
+            return
+        self.walls.append(result["wall"])
+        self.cpus.append(result["cpu"])
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=60)
+
+    def summary(self) -> Dict[str, Any]:
+        if "error" in self.ready or not self.walls:
+            return dict(error=self.ready.get("error", "no timed run"))
+        return dict(self.ready, wall=statistics.median(self.walls), wall_min=min(self.walls),
+                    cpu=statistics.median(self.cpus))
+
+    def _read(self) -> Dict[str, Any]:
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                err = self.proc.stderr.read().strip().splitlines() or ["worker exited"]
+                return dict(error=err[-1][:200])
+            if line.startswith("{"):
+                return json.loads(line)
 
 
-def _worker(spec: Dict[str, Any]) -> Dict[str, Any]:
-    """Time one option in this process; the settings must be made before Paddle runs any MKL routine."""
+def _interleaved(kind: str, options, indices, repeats: int, deadline: float) -> List[Dict[str, Any]]:
+    """Start every option, then time them round-robin so that load from other jobs falls on all alike."""
+    workers = {i: _Worker(kind, options[i][2]) for i in indices}
+    try:
+        for _ in range(repeats):
+            if time.monotonic() > deadline and all(w.walls for w in workers.values()):
+                break
+            for worker in workers.values():
+                worker.time_one()
+        rows = []
+        for i, worker in workers.items():
+            rows.append(dict(worker.summary(), name=options[i][0], what=options[i][1]))
+            print(f"  {kind:7s} {options[i][0]:20s} {_fmt(rows[-1].get('wall'))} s", file=sys.stderr, flush=True)
+        return rows
+    finally:
+        for worker in workers.values():
+            worker.close()
+
+
+def _against_plain(kind: str, options, repeats: int, deadline: float) -> List[Dict[str, Any]]:
+    """Keep plain (options[0]) running; time each other option in rounds alternating with it."""
+    plain = _Worker(kind, options[0][2])
+    rows = []
+    try:
+        for name, what, spec in options[1:]:
+            if time.monotonic() > deadline:
+                rows.append(dict(name=name, what=what, skipped=True))
+                continue
+            worker = _Worker(kind, spec)
+            mark = len(plain.walls)
+            try:
+                for _ in range(repeats):
+                    plain.time_one()
+                    worker.time_one()
+            finally:
+                worker.close()
+            row = dict(worker.summary(), name=name, what=what)
+            if plain.walls[mark:] and "wall" in row:  # the ratio uses plain's runs of the same rounds
+                row["plain_wall"] = statistics.median(plain.walls[mark:])
+                row["plain_wall_min"] = min(plain.walls[mark:])
+            rows.append(row)
+            print(f"  {kind:7s} {name:20s} {_fmt(row.get('wall'))} s", file=sys.stderr, flush=True)
+    finally:
+        plain.close()
+    return [dict(plain.summary(), name=options[0][0], what=options[0][1])] + rows
+
+
+def _serve(spec: Dict[str, Any]) -> int:
+    """Worker: build, warm up, print {threads, check}; then one timed step per 'run' line on stdin."""
+    try:
+        step, ready = _prepare(spec)
+    except Exception as exc:  # reported in the table instead of a traceback
+        print(json.dumps(dict(error=f"{type(exc).__name__}: {exc}"[:200])), flush=True)
+        return 1
+    print(json.dumps(ready), flush=True)
+    for line in sys.stdin:
+        if line.strip() != "run":
+            break
+        wall, cpu = time.perf_counter(), time.process_time()
+        step()
+        print(json.dumps(dict(wall=time.perf_counter() - wall, cpu=time.process_time() - cpu)), flush=True)
+    return 0
+
+
+def _prepare(spec: Dict[str, Any]):
+    """The option's step function after one warm-up; the settings precede any MKL routine of Paddle."""
     import numpy as np
 
     threads = 1
@@ -117,15 +210,8 @@ def _worker(spec: Dict[str, Any]) -> Dict[str, Any]:
         step, check = _forward_step(model, clips, spec.get("runner", "eager"))
     else:
         step, check = _train_step(model, clips + [paddle.to_tensor([[1], [2]], dtype="int64")])
-    first = step()           # warm-up; also the values compared across options
-    walls, cpus = [], []
-    for _ in range(spec["repeats"]):
-        wall, cpu = time.perf_counter(), time.process_time()
-        step()
-        walls.append(time.perf_counter() - wall)
-        cpus.append(time.process_time() - cpu)
-    return dict(wall=statistics.median(walls), wall_min=min(walls), cpu=statistics.median(cpus), threads=threads,
-                check=check(first))
+    first = step()  # warm-up; also the values compared across options
+    return step, dict(threads=threads, check=check(first))
 
 
 def _forward_step(model, clips, runner: str):
@@ -180,7 +266,9 @@ def _render(tables: Dict[str, List[Dict]], load_before, load_after, elapsed: flo
              f"Machine: {_cpu_model()}, {_cores()} usable cores, Python {platform.python_version()}, "
              f"Paddle {paddle.__version__}. Load average {load_before[0]:.1f} before, {load_after[0]:.1f} after "
              f"(other work shares these cores: wall times are noisy, CPU time is the steadier column). "
-             f"Median of {repeats} runs after one warm-up; {elapsed:.0f} s in all.", ""]
+             f"Median and best of {repeats} runs after one warm-up; forward options timed round-robin, each "
+             f"train option alternating with plain dygraph, ratios against plain's runs of the same rounds; "
+             f"{elapsed:.0f} s in all.", ""]
     titles = {"forward": "Forward, batch 1 (eval, no grad), SlowFast R50 4x16 at 224",
               "train": "Train step, batch 2 (forward + CE + backward + momentum SGD)"}
     for kind, rows in tables.items():
@@ -194,8 +282,8 @@ def _render(tables: Dict[str, List[Dict]], load_before, load_after, elapsed: flo
                 note = "skipped (time budget)" if row.get("skipped") else f"failed: {row['error']}"
                 lines.append(f"| {row['name']} | {row['what']} | | | | | {note} |")
                 continue
-            ratio = (f"{base['wall'] / row['wall']:.2f}x / {base['wall_min'] / row['wall_min']:.2f}x"
-                     if base else "")
+            ref = (row.get("plain_wall", base["wall"]), row.get("plain_wall_min", base["wall_min"])) if base else None
+            ratio = f"{ref[0] / row['wall']:.2f}x / {ref[1] / row['wall_min']:.2f}x" if ref else ""
             lines.append(f"| {row['name']} | {row['what']} | {row['threads']} | {_fmt(row['wall'])} / "
                          f"{_fmt(row['wall_min'])} | {_fmt(row['cpu'])} | {ratio} | {_compare(base, row)} |")
         lines.append("")

@@ -68,6 +68,8 @@ class SlowFastHead(nn.Layer):
 
     def _check_window(self, features: Sequence[paddle.Tensor]) -> None:
         """A clip smaller than the training one leaves no room for the fixed window: say so plainly."""
+        if not paddle.in_dynamic_mode():
+            return  # sizes are tensors while tracing; an exported program checks nothing here
         for x, window in zip(features, self.pool_sizes):
             if any(0 < size < k for size, k in zip(x.shape[2:], window)):  # sizes are -1 when unknown (static)
                 raise ValueError(f"res5 features {list(x.shape[2:])} are smaller than the pooling window {window} "

@@ -8,9 +8,7 @@ from typing import Dict
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from video_corpus import make_corpus, make_good, reference_frames  # noqa: E402
-
-BACKENDS = ("opencv", "pyav", "decord")
+from video_corpus import BACKENDS, make_corpus, make_good, reference_frames  # noqa: E402,F401
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import BACKENDS
+from video_corpus import BACKENDS
 from video_corpus import BROKEN
 from paddlevideo_slowfast.data.decoders import SEEK_GAP, open_video
 from paddlevideo_slowfast.errors import VideoDecodeError

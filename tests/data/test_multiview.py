@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import BACKENDS
+from video_corpus import BACKENDS
 from paddlevideo_slowfast.data import build_pipeline, decode_once_views, per_view_views
 from paddlevideo_slowfast.data import multiview, sampling
 from paddlevideo_slowfast.errors import ConfigError

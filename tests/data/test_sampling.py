@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import BACKENDS
+from video_corpus import BACKENDS
 from paddlevideo_slowfast.data.rng import item_rng
 from paddlevideo_slowfast.data.sampling import DecodeSampler, clip_indices, clip_span, window_start
 from paddlevideo_slowfast.errors import VideoDecodeError

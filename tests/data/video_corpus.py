@@ -33,6 +33,9 @@ BROKEN = {
 }
 
 
+BACKENDS = ("opencv", "pyav", "decord")
+
+
 def distinct_frames(count: int, height: int = 64, width: int = 96, seed: int = 0) -> Iterator[np.ndarray]:
     """Frames that all differ: static random blocks, an inverted bar moving 3 px and a dark line moving 2 px."""
     rng = np.random.default_rng(seed)

@@ -10,7 +10,7 @@ import pytest
 
 from paddlevideo_slowfast.cli import main
 
-from conftest import NUM_CLASSES
+from deploy_helpers import NUM_CLASSES
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ COMMANDS = {
                      "print the fully merged config and where each top-level key came from"),
     "make-data": ("paddlevideo_slowfast.commands.make_data", "generate the embedded dataset (seeded H.264 videos)"),
     "scan-data": ("paddlevideo_slowfast.commands.scan_data", "pre-check every video of the train/valid/test lists"),
+    "make-list": ("paddlevideo_slowfast.commands.make_list", "train/val lists from a ROOT/<class>/<video> folder"),
     "convert": ("paddlevideo_slowfast.commands.convert", "PySlowFast/pytorchvideo checkpoint -> .pdparams"),
     "export-weights": ("paddlevideo_slowfast.commands.export_weights", "re-save weights as .safetensors"),
     "summary": ("paddlevideo_slowfast.commands.summary", "print parameters and GMACs of the configured model"),

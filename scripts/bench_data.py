@@ -36,7 +36,8 @@ from paddlevideo_slowfast.data.decoders import open_video  # noqa: E402
 from paddlevideo_slowfast.data.rng import item_rng  # noqa: E402
 from paddlevideo_slowfast.data.video_writer import write_video  # noqa: E402
 
-START, END = "<!-- bench_data:start -->", "<!-- bench_data:end -->"
+from benchdoc import write_section  # noqa: E402  (scripts/ is on sys.path when run)
+
 BACKENDS = ("opencv", "pyav", "decord")
 
 
@@ -231,19 +232,6 @@ def table(train: Dict, test: Dict, args, videos: Sequence[Path], load: Tuple[flo
     return "\n".join(lines)
 
 
-def write_docs(section: str, path: Path) -> None:
-    """Put `section` between the markers of `path`, keeping everything else."""
-    block = f"{START}\n{section}\n{END}"
-    text = path.read_text(encoding="utf-8") if path.is_file() else "# Benchmarks\n"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--videos", type=int, default=6, help="generated videos (default 6)")
@@ -267,7 +255,7 @@ def main() -> int:
     section = table(train, test, args, videos, (load_start, os.getloadavg()[0]))
     print("\n" + section)
     if args.docs:
-        write_docs(section, Path(args.docs))
+        write_section("bench_data", section, Path(args.docs))
         print(f"\nwrote {args.docs}")
     return 0
 

@@ -40,10 +40,11 @@ from typing import Callable, Dict, List, Optional, Tuple  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from benchdoc import write_section  # noqa: E402  (scripts/ is on sys.path when run)
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-START, END = "<!-- bench_infer:start -->", "<!-- bench_infer:end -->"
 GMAC_224 = 27.8  # SlowFast R50 4x16 at 224 (docs: shared/reference); recomputed from the model when possible
 
 FMA_LOOP = r"""
@@ -335,19 +336,6 @@ def table(rows: List[Runtime], failures: Dict[str, str], gmac: float, peak: Opti
     return "\n".join(lines)
 
 
-def write_docs(section: str, path: Path) -> None:
-    """Put `section` between the markers of `path`, keeping everything else."""
-    block = f"{START}\n{section}\n{END}"
-    text = path.read_text(encoding="utf-8") if path.is_file() else "# Benchmarks\n"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=2, help="threads of every runtime (default 2)")
@@ -393,7 +381,7 @@ def main() -> int:
     section = table(rows, failures, gmac, peak, peak_how, args.threads, dropped, loaded, args)
     print("\n" + section)
     if args.docs:
-        write_docs(section, Path(args.docs))
+        write_section("bench_infer", section, Path(args.docs))
         print(f"\nwrote {args.docs}")
     return 0
 

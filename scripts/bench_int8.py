@@ -31,11 +31,12 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
+from benchdoc import write_section  # noqa: E402  (scripts/ is on sys.path when run)
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
-START, END = "<!-- bench_int8:start -->", "<!-- bench_int8:end -->"
 CROP = 224  # the default model's test crop
 
 
@@ -320,7 +321,7 @@ def main() -> int:
     section = report(runs, notes, probes, labels, len(calib_videos), len(probe_set), args, time.time() - t0, shapes)
     print("\n" + section)
     if args.docs:
-        write_section(section, Path(args.docs))
+        write_section("bench_int8", section, Path(args.docs))
         print(f"\nwrote {args.docs}")
     return 0
 
@@ -386,18 +387,6 @@ def report(runs, notes, probes, labels, calib: int, probe_n: int, args, seconds:
                   f"(oneDNN source types seen: {found['conv_src_types']}). "
                   + (f"Error: `{found['error']}`" if found["error"] else "")]
     return "\n".join(lines)
-
-
-def write_section(section: str, path: Path) -> None:
-    """Put `section` between this script's markers in `path`, keeping everything else."""
-    block = f"{START}\n{section}\n{END}"
-    text = path.read_text(encoding="utf-8") if path.is_file() else "# Benchmarks\n"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

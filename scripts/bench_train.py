@@ -36,7 +36,7 @@ FORWARD = [
     ("threads", "only: configure_cpu_threads(), all usable cores", dict(threads=True)),
     ("mkl_avx2", "only: MKL_DEBUG_CPU_TYPE=5 (AMD)", dict(mkl=True)),
     ("fast_conv", "only: MODEL.backbone.cpu_fast_conv", dict(fast_conv=True)),
-    ("eager_best", "all three (eager default with configure_cpu_threads)",
+    ("eager_best", "all three: configure_cpu_threads() and cpu_fast_conv",
      dict(fast_conv=True, mkl=True, threads=True)),
     ("to_static_onednn", "backbone to_static with FLAGS_use_onednn, head eager; threads",
      dict(threads=True, runner="to_static")),
@@ -48,7 +48,8 @@ TRAIN = [
     ("threads", "only: all usable cores", dict(threads=True)),
     ("mkl_avx2", "only: MKL's AVX2 path (AMD)", dict(mkl=True)),
     ("fast_conv", "only: cpu_fast_conv", dict(fast_conv=True)),
-    ("eager_best", "all three (the defaults)", dict(fast_conv=True, mkl=True, threads=True)),
+    ("eager_best", "all three: configure_cpu_threads() and cpu_fast_conv",
+     dict(fast_conv=True, mkl=True, threads=True)),
 ]
 
 

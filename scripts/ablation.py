@@ -83,19 +83,19 @@ def write_markdown(results: Dict[str, List[Dict[str, float]]], seeds: List[int],
     lines = ["# Ablation on the embedded dataset", "",
              f"Each model trained with configs/quickstart.yaml's recipe for {epochs} epochs, seeds {seeds}, "
              "and evaluated on the 150 validation videos (one clip each, as during training). Numbers are "
-             "mean (min-max) over the seeds, in %. Class groups: "
+             "mean (min-max) over the runs (one per seed), in %. Class groups: "
              + "; ".join(f"{g}: {', '.join(c)}" for g, c in GROUPS.items()) + ".", "",
              f"Machine: {machine()}. Written by `python scripts/ablation.py --epochs {epochs} --seeds "
              f"{' '.join(map(str, seeds))}` on {time.strftime('%Y-%m-%d')}.", "",
-             "| model | " + " | ".join(cols) + " | train s/run |",
-             "|---|" + "---|" * (len(cols) + 1)]
+             "| model | runs | " + " | ".join(cols) + " | train s/run |",
+             "|---|---|" + "---|" * (len(cols) + 1)]
     for name, rows in results.items():
         cells = []
         for col in cols:
             values = [100 * r[col] for r in rows]
             cells.append(f"{np.mean(values):.1f} ({min(values):.0f}-{max(values):.0f})")
         cells.append(f"{np.mean([r['seconds'] for r in rows]):.0f}")
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append(f"| {name} | {len(rows)} | " + " | ".join(cells) + " |")
     text = "\n".join(lines) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)

@@ -113,7 +113,6 @@ class Trainer:
         self.iters_per_epoch = len(self.train_loader)
         self.steps_per_epoch = max(1, self.iters_per_epoch // self.accum)
         self.optimizer, self.lr = build_optimizer(cfg.OPTIMIZER, self.model, num_iters=self.steps_per_epoch)
-        self.valid_metric_cfg = cfg.get("METRIC")
 
         self.start_epoch, self.global_step, self.best = 0, 0, -1.0
         stem = _resume_stem(cfg, self.folder, options.resume)
@@ -121,11 +120,12 @@ class Trainer:
             self._resume(stem)
         elif options.resume and options.resume != "auto":
             raise CheckpointError(options.resume, reason="no checkpoint to resume from")
+        self.epoch_done = self.start_epoch
 
-        self.net = paddle.DataParallel(self.model) if self.distributed else self.model
         self.scaler = paddle.amp.GradScaler(init_loss_scaling=2.0 ** 15) if options.amp else None
-        if options.amp and options.amp_level == "O2":
+        if options.amp and options.amp_level == "O2":  # fp16 weights: decorate before the data-parallel wrapper
             self.model, self.optimizer = paddle.amp.decorate(self.model, self.optimizer, level="O2")
+        self.net = paddle.DataParallel(self.model) if self.distributed else self.model
         self.recorder = RunRecorder(self.folder)
 
     def _resume(self, stem: Path) -> None:
@@ -165,10 +165,11 @@ class Trainer:
     def _forward_loss(self, batch) -> Dict[str, Any]:
         import paddle
 
+        step = self._dp_step if self.distributed else self.model.train_step
         if self.options.amp:
             with paddle.amp.auto_cast(level=self.options.amp_level):
-                return self.net.train_step(batch) if not self.distributed else self._dp_step(batch)
-        return self.model.train_step(batch) if not self.distributed else self._dp_step(batch)
+                return step(batch)
+        return step(batch)
 
     def _dp_step(self, batch) -> Dict[str, Any]:
         """The train step through DataParallel's forward, so that gradients are all-reduced across processes."""
@@ -297,6 +298,4 @@ class Trainer:
 
 def train_model(cfg: AttrDict, options: Optional[TrainOptions] = None) -> Dict[str, Any]:
     """Train as the config says; returns the last epoch's numbers and the output folder."""
-    trainer = Trainer(cfg, options or TrainOptions())
-    trainer.epoch_done = trainer.start_epoch
-    return trainer.run()
+    return Trainer(cfg, options or TrainOptions()).run()

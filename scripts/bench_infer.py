@@ -41,6 +41,7 @@ from typing import Callable, Dict, List, Optional, Tuple  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchdoc import write_section  # noqa: E402  (scripts/ is on sys.path when run)
+from benchmodel import trained_like_bn  # noqa: E402  (scripts/ is on sys.path when run)
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -157,8 +158,6 @@ class Runtime:
 
 def build_exports(work: Path, threads: int, investigate: bool):
     """The R50 4x16 model (seed-0 init, BN statistics drawn so that folding matters) and its exports."""
-    import paddle
-
     from paddlevideo_slowfast.config import load_config
     from paddlevideo_slowfast.deploy import ExportOptions, export_model
     from paddlevideo_slowfast.modeling import build_model
@@ -169,14 +168,7 @@ def build_exports(work: Path, threads: int, investigate: bool):
         f"PIPELINE.test.transform.MultiCrop.target_size={crop}", f"INFERENCE.target_size={crop}"])
     model = build_model(cfg.MODEL)
     model.eval()
-    rng = np.random.default_rng(1)
-    for layer in model.sublayers():  # trained-like statistics: a fresh BN (mean 0, var 1) would fold to a no-op
-        if isinstance(layer, paddle.nn.BatchNorm3D):
-            c = layer._mean.shape[0]
-            layer._mean.set_value((rng.standard_normal(c) * 0.05).astype(np.float32))
-            layer._variance.set_value((rng.random(c) * 0.5 + 0.75).astype(np.float32))
-            layer.weight.set_value((rng.random(c) * 0.4 + 0.3).astype(np.float32))
-            layer.bias.set_value((rng.standard_normal(c) * 0.05).astype(np.float32))
+    trained_like_bn(model)
     exports = {"folded": export_model(cfg, None, work / "folded", ExportOptions(onnx=True, check=False), model=model),
                "unfolded": export_model(cfg, None, work / "unfolded", ExportOptions(fold_bn=False, check=False),
                                         model=model)}

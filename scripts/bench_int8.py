@@ -32,6 +32,7 @@ from typing import Dict, List, Sequence, Tuple
 import numpy as np
 
 from benchdoc import write_section  # noqa: E402  (scripts/ is on sys.path when run)
+from benchmodel import trained_like_bn  # noqa: E402  (scripts/ is on sys.path when run)
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -52,16 +53,7 @@ def build(args):
     cfg = load_config(args.config or str(REPO / "configs" / "slowfast.yaml"), overrides)
     model = build_for_export(cfg, args.weights)
     if not args.weights:
-        import paddle
-
-        rng = np.random.default_rng(1)
-        for layer in model.sublayers():
-            if isinstance(layer, paddle.nn.BatchNorm3D):
-                c = layer._mean.shape[0]
-                layer._mean.set_value((rng.standard_normal(c) * 0.05).astype(np.float32))
-                layer._variance.set_value((rng.random(c) * 0.5 + 0.75).astype(np.float32))
-                layer.weight.set_value((rng.random(c) * 0.4 + 0.3).astype(np.float32))
-                layer.bias.set_value((rng.standard_normal(c) * 0.05).astype(np.float32))
+        trained_like_bn(model)
     return cfg, model
 
 

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from benchmodel import trained_like_bn  # noqa: E402  (scripts/ is on sys.path when run)
 
 REPO = Path(__file__).resolve().parents[1]
 PADDLEVIDEO = REPO.parent / "shared" / "third_party" / "PaddleVideo"
@@ -29,21 +30,12 @@ TOLERANCE = 1e-4
 
 def peaked_r50(cfg, weights):
     """The configured R50 in eval mode: `weights`, or seed-0 init with drawn BN statistics and a 100x classifier."""
-    import paddle
-
     from paddlevideo_slowfast.deploy.export import build_for_export
 
     model = build_for_export(cfg, weights)
     if weights:
         return model
-    rng = np.random.default_rng(1)
-    for layer in model.sublayers():
-        if isinstance(layer, paddle.nn.BatchNorm3D):
-            c = layer._mean.shape[0]
-            layer._mean.set_value((rng.standard_normal(c) * 0.05).astype(np.float32))
-            layer._variance.set_value((rng.random(c) * 0.5 + 0.75).astype(np.float32))
-            layer.weight.set_value((rng.random(c) * 0.4 + 0.3).astype(np.float32))
-            layer.bias.set_value((rng.standard_normal(c) * 0.05).astype(np.float32))
+    trained_like_bn(model)
     projection = model.head.projection.weight
     projection.set_value(projection.numpy() * 100)
     return model

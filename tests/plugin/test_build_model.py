@@ -7,24 +7,8 @@ import pytest
 from paddlevideo_slowfast.plugin import PaddleVideoRecognizer3D, route_config
 from paddlevideo_slowfast.plugin.importer import submodule
 
-import pv_helpers  # tests/plugin/pv_helpers.py
 
 REFERENCE = "paddlevideo_slowfast_r50_4x16_keys.txt"
-
-
-@pytest.fixture(scope="module")
-def paddlevideo(paddlevideo_dir, tmp_path_factory):
-    return pv_helpers.paddlevideo_module(paddlevideo_dir, tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def registration(paddlevideo):
-    """Our components registered under the default suffix; what this registered is undone at the module's end."""
-    from paddlevideo_slowfast.plugin import register
-
-    result = register(paddlevideo)
-    yield result
-    result.restore()
 
 
 @pytest.mark.slow

@@ -4,20 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
-import pv_helpers  # tests/plugin/pv_helpers.py
-
-
-@pytest.fixture(scope="module")
-def paddlevideo(paddlevideo_dir, tmp_path_factory):
-    return pv_helpers.paddlevideo_module(paddlevideo_dir, tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def pv_run(paddlevideo, tiny_dataset, repo_root, tmp_path_factory):
-    return pv_helpers.trained(pv_helpers.pv_config(tiny_dataset, repo_root, tmp_path_factory))
-
 
 def test_paddlevideo_checkpoint_in_our_test_matches_paddlevideos_test(pv_run, tmp_path, capsys):
     from paddlevideo_slowfast.cli import main as ours

@@ -9,19 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import pv_helpers  # tests/plugin/pv_helpers.py
 
 VIEWS = (2, 3)
-
-
-@pytest.fixture(scope="module")
-def paddlevideo(paddlevideo_dir, tmp_path_factory):
-    return pv_helpers.paddlevideo_module(paddlevideo_dir, tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def pv_run(paddlevideo, tiny_dataset, repo_root, tmp_path_factory):
-    return pv_helpers.trained(pv_helpers.pv_config(tiny_dataset, repo_root, tmp_path_factory))
 
 
 @pytest.fixture(scope="module")

@@ -5,23 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import pv_helpers  # tests/plugin/pv_helpers.py
-
-
-@pytest.fixture(scope="module")
-def paddlevideo(paddlevideo_dir, tmp_path_factory):
-    return pv_helpers.paddlevideo_module(paddlevideo_dir, tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def pv_config(paddlevideo, tiny_dataset, repo_root, tmp_path_factory):
-    return pv_helpers.pv_config(tiny_dataset, repo_root, tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def pv_run(pv_config):
-    return pv_helpers.trained(pv_config)
-
 
 def test_paddlevideo_trainer_lowers_the_loss_and_writes_its_checkpoints(pv_run):
     assert pv_run["status"] == 0

@@ -12,24 +12,8 @@ from paddlevideo_slowfast.plugin import DEFAULT_SUFFIX, register, registries, ro
 from paddlevideo_slowfast.plugin.adapters import ADAPTERS, PaddleVideoRecognizer3D
 from paddlevideo_slowfast.plugin.registration import OURS
 
-import pv_helpers  # tests/plugin/pv_helpers.py
 
 PV_CONFIGS = ("slowfast_r50_4x16_k400.yaml", "slowfast_tiny_embedded.yaml")
-
-
-@pytest.fixture(scope="module")
-def paddlevideo(paddlevideo_dir, tmp_path_factory):
-    return pv_helpers.paddlevideo_module(paddlevideo_dir, tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def registration(paddlevideo):
-    """Our components registered under the default suffix; what this registered is undone at the module's end."""
-    from paddlevideo_slowfast.plugin import register
-
-    result = register(paddlevideo)
-    yield result
-    result.restore()
 
 
 class Records(logging.Handler):

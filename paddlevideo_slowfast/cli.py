@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 from . import __version__
 from .errors import SlowFastError
@@ -57,22 +57,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    """Entry point of the `paddlevideo` console script."""
-    parser = build_parser()
+def dispatch(parser: argparse.ArgumentParser, argv: Optional[List[str]],
+             prepare: Callable[[argparse.Namespace], None] = lambda args: None) -> int:
+    """Parse `argv`, run the chosen verb's `run`; our own errors print one line and exit 2, Ctrl-C exits 130."""
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2
     try:
-        if args.command in COMPUTE_VERBS:
-            _configure_threads()
+        prepare(args)
         return int(args._run(args) or 0)
     except SlowFastError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Entry point of the `paddlevideo` console script."""
+    def prepare(args: argparse.Namespace) -> None:
+        if args.command in COMPUTE_VERBS:
+            _configure_threads()
+
+    return dispatch(build_parser(), argv, prepare)
 
 
 if __name__ == "__main__":

@@ -10,11 +10,9 @@ from __future__ import annotations
 import argparse
 import logging
 import random
-import sys
 from types import ModuleType
 from typing import Any, List, Optional, Tuple
 
-from ..errors import SlowFastError
 
 log = logging.getLogger("paddlevideo_slowfast.pv")
 
@@ -152,18 +150,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of `python -m paddlevideo_slowfast.pv`."""
+    from ..cli import dispatch
     from ..engine.logging import setup_logging
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "_run", None):
-        parser.print_help()
-        return 2
-    setup_logging(None)
-    try:
-        return int(args._run(args) or 0)
-    except SlowFastError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    return dispatch(build_parser(), argv, lambda args: setup_logging(None))

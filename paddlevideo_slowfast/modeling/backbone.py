@@ -51,7 +51,7 @@ class ResNetSlowFast(nn.Layer):
     `zero_init_final_bn` and the BN options. `alpha` in the paper is `alpha`; the paper's beta (1/8) is
     `1 / beta` here, as in PaddleVideo. `fusion_kernel_sz` defaults to 5 (R50 4x16), where PaddleVideo's
     constructor defaults to 7. `bn_norm_type`, `bn_num_splits`, `num_pathways` are accepted for
-    PaddleVideo's configs; only plain batchnorm is supported. `cpu_fast_conv` lets the Fast pathway's
+    PaddleVideo's configs; only plain batchnorm is supported. `cpu_fast_conv` (on by default) lets the Fast pathway's
     temporal convs (stem and Tx1x1) run as conv2d + a time-shift matmul in CPU eager mode: same maths and
     state keys, a 3-5x cheaper stem (modeling/conv3d_fast.py); static graphs and GPUs are unaffected.
     """
@@ -66,7 +66,7 @@ class ResNetSlowFast(nn.Layer):
                  pool_size_ratio: Sequence[Sequence[int]] = ((1, 1, 1), (1, 1, 1)), use_pool_af_s2: bool = True,
                  bn_eps: float = 1e-5, bn_momentum: float = 0.9, bn_weight_decay: float = 0.0,
                  zero_init_final_bn: bool = True, bn_norm_type: str = "batchnorm", bn_num_splits: int = 1,
-                 num_pathways: Optional[int] = None, cpu_fast_conv: bool = False):
+                 num_pathways: Optional[int] = None, cpu_fast_conv: bool = True):
         super().__init__()
         _check(bn_norm_type == "batchnorm", "bn_norm_type", bn_norm_type, "batchnorm (sub_batchnorm is not supported)")
         _check(num_pathways in (None, len(self.PATHWAYS)), "num_pathways", num_pathways,

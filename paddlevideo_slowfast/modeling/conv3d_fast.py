@@ -88,7 +88,7 @@ def temporal_fold_conv3d(x: paddle.Tensor, weight: paddle.Tensor, bias: Optional
     n, c, t, h, w = x.shape
     o, _, kt, kh, kw = weight.shape
     frames = permute(x, [0, 2, 1, 3, 4]).reshape([n * t, c, h, w])             # [N*T, C, H, W]
-    taps = weight.transpose([2, 0, 1, 3, 4]).reshape([kt * o, c, kh, kw])     # channel d*O + o
+    taps = permute(weight, [2, 0, 1, 3, 4]).reshape([kt * o, c, kh, kw])      # channel d*O + o
     y = F.conv2d(frames, taps, stride=list(stride[1:]), padding=list(padding[1:]))  # [N*T, kt*O, H', W']
     ho, wo = y.shape[2:]
     y = y.reshape([n, t * kt, o * ho * wo])                                    # rows (t', d)

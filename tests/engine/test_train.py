@@ -94,19 +94,22 @@ def test_amp_on_cpu_is_a_clear_error(tiny_config: Path, tmp_path: Path) -> None:
     assert proc.returncode == 2 and "bfloat16 conv3d" in proc.stderr
 
 
-def test_two_processes_equal_one_process_accumulating(tiny_config: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("fast_conv", [True, False])
+def test_two_processes_equal_one_process_accumulating(fast_conv: bool, tiny_config: Path, tmp_path: Path) -> None:
     """2 ranks x batch 1 == 1 process x batch 1 x 2 accumulated micro-batches (BN running stats excluded).
 
     With momentum SGD, the recipe's optimizer: Adam's update is about lr * sign(g), which turns float rounding
     in near-zero gradients (sums in another order) into full-size steps. Halving is exact in floats, so the
     all-reduced mean (g1 + g2) / 2 equals the accumulated g1 / 2 + g2 / 2 bit for bit when each g is.
+    With the conv fold too: DataParallel garbles a strided gradient (docs/paddle_cpu_limits.md, 9).
     """
     config = tmp_path / "momentum.yaml"
     config.write_text(f"_BASE_: {tiny_config}\n"
                       "OPTIMIZER:\n  _delete_: true\n  name: Momentum\n  momentum: 0.9\n"
                       "  learning_rate: {name: LinearWarmupCosineDecay, base_lr: 0.05, warmup_epochs: 0, max_epoch: 1}\n"
                       "  weight_decay: {name: L2, value: 1.0e-4}\n")
-    common = ["-c", str(config), "--seed", "3", "-o", "epochs=1", "DATASET.batch_size=1", "log_samples=true"]
+    common = ["-c", str(config), "--seed", "3", "-o", "epochs=1", "DATASET.batch_size=1", "log_samples=true",
+              f"MODEL.backbone.cpu_fast_conv={fast_conv}"]
     single = tmp_path / "single"
     one_thread = {"OMP_NUM_THREADS": "1"}  # the same GEMM partitioning, so the same float rounding, in both runs
     run_cli("train", *common, "GRADIENT_ACCUMULATION.global_batch_size=2", "--output", str(single), cwd=tmp_path,

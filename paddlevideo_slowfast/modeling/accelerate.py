@@ -6,6 +6,7 @@ docs/paddle_cpu_limits.md.
 """
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import tempfile
@@ -132,13 +133,45 @@ def accelerate_for_eval(model: Any, *, enabled: bool = True, num_threads: Option
         return model
 
 
+def folded_copy(backbone: Any) -> Any:
+    """An eval-mode copy of `backbone` with every conv->BN pair folded into the conv (the model is untouched).
+
+    Paddle's oneDNN passes fuse conv2d+BN only, so a conv3d network otherwise runs each BN as its own op.
+    """
+    import paddle
+
+    from ..deploy.fold import fold_batchnorm
+
+    class Traced(paddle.nn.Layer):
+        """fold_batchnorm traces `model(clips, mode=...)`; a backbone takes the clips alone."""
+
+        def __init__(self, net: paddle.nn.Layer):
+            super().__init__()
+            self.net = net
+
+        def forward(self, clips: List[paddle.Tensor], mode: str = "infer") -> List[paddle.Tensor]:
+            return self.net(clips)
+
+    clone = copy.deepcopy(backbone)
+    clone.eval()
+    alpha = int(getattr(backbone, "alpha", 1))
+    rng = np.random.default_rng(0)
+    clips = [paddle.to_tensor(rng.standard_normal((1, 3, frames, 64, 64), dtype=np.float32))
+             for frames in (2, 2 * alpha)]  # a trace needs one forward pass; any clip of valid geometry does
+    traced = Traced(clone)
+    traced.eval()
+    fold_batchnorm(traced, clips)
+    return clone
+
+
 def _backbone_predictor(backbone: Any, num_threads: int) -> Any:
-    """Export `backbone` to a temporary folder and load it in a oneDNN predictor (IR passes fold its BNs)."""
+    """Export a BN-folded copy of `backbone` to a temporary folder and load it in a oneDNN predictor."""
     import paddle
     import paddle.inference as pi
     from paddle.static import InputSpec
 
     pathways = tuple(getattr(backbone, "PATHWAYS", (0, 1)))  # one-pathway ablations read one clip
+    backbone = folded_copy(backbone)
 
     class Clips(paddle.nn.Layer):
         """jit.save needs tensors as arguments: the clips the backbone reads, as inputs named slow / fast."""

@@ -18,9 +18,10 @@ def tiny():
 
 @pytest.fixture(scope="module")
 def accelerated(tiny):
-    net = accelerate_for_eval(tiny)
-    if not isinstance(net, EvalAccelerated):
+    if not paddle.base.core.is_compiled_with_onednn():
         pytest.skip("this Paddle build has no oneDNN")
+    net = accelerate_for_eval(tiny)
+    assert isinstance(net, EvalAccelerated), "the oneDNN predictor failed to build (see the logged warning)"
     return net
 
 
@@ -54,6 +55,7 @@ def test_model_like_interface(tiny, accelerated):
 def test_one_pathway_backbone(clips):
     model = create_model("slowfast_tiny", {"backbone": {"name": "ResNetFastOnly"}}, seed=2)
     net = accelerate_for_eval(model)
+    assert isinstance(net, EvalAccelerated) or not paddle.base.core.is_compiled_with_onednn()
     batch = clips(n=1, seed=4)
     with paddle.no_grad():
         expected = model(batch).numpy()
@@ -83,3 +85,15 @@ def test_configure_cpu_threads(monkeypatch):
             configure_cpu_threads(0)
     finally:
         configure_cpu_threads(1, mkl_avx2_on_amd=False)  # Paddle's default for the rest of the session
+
+
+def test_folded_copy_leaves_the_model_alone(tiny, clips):
+    before = {k: v.numpy().copy() for k, v in tiny.backbone.state_dict().items()}
+    folded = accelerate.folded_copy(tiny.backbone)
+    assert {k: v.numpy().tolist() for k, v in tiny.backbone.state_dict().items()} == \
+        {k: v.tolist() for k, v in before.items()}
+    assert not any(isinstance(layer, paddle.nn.BatchNorm3D) for layer in folded.sublayers())
+    batch = clips(n=1, seed=6)
+    with paddle.no_grad():
+        for got, want in zip(folded(batch[:2]), tiny.backbone(batch[:2])):
+            np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=1e-5)

@@ -44,6 +44,9 @@ def run_one(name: str, overrides: List[str], seed: int, epochs: int, out: Path) 
     from paddlevideo_slowfast.config import load_config
     from paddlevideo_slowfast.engine.evaluator import evaluate
     from paddlevideo_slowfast.engine.trainer import TrainOptions, train_model
+    from paddlevideo_slowfast.modeling.accelerate import configure_cpu_threads
+
+    configure_cpu_threads()  # as `paddlevideo train` does: every core, MKL's AVX2 path on AMD
 
     cfg = load_config(str(REPO / "configs" / "quickstart.yaml"),
                       overrides + [f"epochs={epochs}", f"OPTIMIZER.learning_rate.max_epoch={epochs}",

@@ -32,16 +32,19 @@ COMPUTE_VERBS = {"train", "test", "export", "predict", "summary"}
 
 def _configure_threads() -> None:
     """Threads for Paddle's math library: OMP_NUM_THREADS when the user set it, else this process's share of
-    the cores (several processes per machine under the launcher)."""
+    the cores (several processes per machine under the launcher). `train` then leaves a core to each data
+    worker (commands/train.py)."""
     import os
 
-    from .modeling.accelerate import configure_cpu_threads, usable_cores
+    user = os.environ.get("OMP_NUM_THREADS", "")  # read before `import paddle`, which sets it to 1
+    from .modeling import accelerate
 
-    if os.environ.get("OMP_NUM_THREADS", "").isdigit():
-        configure_cpu_threads(int(os.environ["OMP_NUM_THREADS"]))
+    if user.isdigit():
+        accelerate.configure_cpu_threads(int(user))
+        accelerate.user_set_threads = True
         return
     local = int(os.environ.get("PADDLE_LOCAL_SIZE") or os.environ.get("PADDLE_TRAINERS_NUM") or 1)
-    configure_cpu_threads(max(1, usable_cores() // max(1, local)))
+    accelerate.configure_cpu_threads(max(1, accelerate.usable_cores() // max(1, local)))
 
 
 def build_parser() -> argparse.ArgumentParser:

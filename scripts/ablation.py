@@ -44,13 +44,14 @@ def run_one(name: str, overrides: List[str], seed: int, epochs: int, out: Path) 
     from paddlevideo_slowfast.config import load_config
     from paddlevideo_slowfast.engine.evaluator import evaluate
     from paddlevideo_slowfast.engine.trainer import TrainOptions, train_model
-    from paddlevideo_slowfast.modeling.accelerate import configure_cpu_threads
+    from paddlevideo_slowfast.modeling.accelerate import configure_cpu_threads, leave_cores_for_workers
 
-    configure_cpu_threads()  # as `paddlevideo train` does: every core, MKL's AVX2 path on AMD
+    configure_cpu_threads()  # as `paddlevideo train` does: MKL's AVX2 path on AMD, a core per data worker
 
     cfg = load_config(str(REPO / "configs" / "quickstart.yaml"),
                       overrides + [f"epochs={epochs}", f"OPTIMIZER.learning_rate.max_epoch={epochs}",
                                    f"val_interval={epochs}", f"save_interval={epochs}", "log_interval=1000"])
+    leave_cores_for_workers(int(cfg.DATASET.get("num_workers", 0) or 0))
     start = time.time()
     train_model(cfg, TrainOptions(validate=False, seed=seed, output=str(out)))
     seconds = time.time() - start

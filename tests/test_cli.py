@@ -36,3 +36,26 @@ def test_python_dash_m_entry(repo_root: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "paddlevideo_slowfast", "--version"], cwd=repo_root,
                           capture_output=True, text=True, check=True)
     assert proc.stdout.startswith("paddlevideo-slowfast ")
+
+
+@pytest.mark.parametrize("omp", [None, "1", "3"])
+def test_thread_count_honours_omp_num_threads_and_leaves_cores_for_data_workers(omp):
+    """The user's OMP_NUM_THREADS is read before `import paddle` overwrites it with 1, and kept as given."""
+    import os
+
+    code = ("from paddlevideo_slowfast import cli\n"
+            "cli._configure_threads()\n"   # first, as the CLI does: nothing has imported paddle yet
+            "from paddlevideo_slowfast.modeling import accelerate as a\n"
+            "print(a.configured_threads(), a.leave_cores_for_workers(1), a.usable_cores())\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "PADDLE_LOCAL_SIZE",
+                                                             "PADDLE_TRAINERS_NUM")}
+    if omp:
+        env["OMP_NUM_THREADS"] = omp
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    threads, after_workers, cores = map(int, proc.stdout.split()[-3:])
+    if omp:
+        assert threads == after_workers == int(omp)
+    else:
+        assert threads == cores and after_workers == max(1, cores - 1)

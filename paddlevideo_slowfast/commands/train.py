@@ -21,9 +21,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..config import get
     from ..engine.trainer import TrainOptions, train_model
+    from ..modeling.accelerate import leave_cores_for_workers
 
     cfg = config_from_args(args)
+    leave_cores_for_workers(int(get(cfg, "DATASET.num_workers", 0) or 0))
     summary = train_model(cfg, TrainOptions(weights=args.weights, resume=args.resume, validate=args.validate,
                                             amp=args.amp, amp_level=args.amp_level, seed=args.seed,
                                             output=args.output))

@@ -36,7 +36,7 @@ from paddlevideo_slowfast.data.decoders import open_video  # noqa: E402
 from paddlevideo_slowfast.data.rng import item_rng  # noqa: E402
 from paddlevideo_slowfast.data.video_writer import write_video  # noqa: E402
 
-from benchdoc import write_section  # noqa: E402  (scripts/ is on sys.path when run)
+from benchdoc import publish  # noqa: E402  (scripts/ is on sys.path when run)
 
 BACKENDS = ("opencv", "pyav", "decord")
 
@@ -253,10 +253,7 @@ def main() -> int:
     print("multi-view test decode-seconds:", flush=True)
     test = bench_test(videos, args.backends)
     section = table(train, test, args, videos, (load_start, os.getloadavg()[0]))
-    print("\n" + section)
-    if args.docs:
-        write_section("bench_data", section, Path(args.docs))
-        print(f"\nwrote {args.docs}")
+    publish("bench_data", section, args.docs)
     return 0
 
 

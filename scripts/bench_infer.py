@@ -40,7 +40,7 @@ from typing import Callable, Dict, List, Optional, Tuple  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from benchdoc import write_section  # noqa: E402  (scripts/ is on sys.path when run)
+from benchdoc import publish  # noqa: E402  (scripts/ is on sys.path when run)
 from benchmodel import trained_like_bn  # noqa: E402  (scripts/ is on sys.path when run)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -371,10 +371,7 @@ def main() -> int:
         if peak and loaded:
             peak_how += " (rounds under load lower it: pass --peak-gmacs measured on an idle machine)"
     section = table(rows, failures, gmac, peak, peak_how, args.threads, dropped, loaded, args)
-    print("\n" + section)
-    if args.docs:
-        write_section("bench_infer", section, Path(args.docs))
-        print(f"\nwrote {args.docs}")
+    publish("bench_infer", section, args.docs)
     return 0
 
 

@@ -31,7 +31,7 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
-from benchdoc import write_section  # noqa: E402  (scripts/ is on sys.path when run)
+from benchdoc import publish  # noqa: E402  (scripts/ is on sys.path when run)
 from benchmodel import trained_like_bn  # noqa: E402  (scripts/ is on sys.path when run)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -311,10 +311,7 @@ def main() -> int:
     probes = {"INT8: enable_onednn_int8() (legacy .pdmodel)": probe(legacy_file, legacy_file.with_suffix(".pdiparams"),
                                                                     True, shapes)}
     section = report(runs, notes, probes, labels, len(calib_videos), len(probe_set), args, time.time() - t0, shapes)
-    print("\n" + section)
-    if args.docs:
-        write_section("bench_int8", section, Path(args.docs))
-        print(f"\nwrote {args.docs}")
+    publish("bench_int8", section, args.docs)
     return 0
 
 

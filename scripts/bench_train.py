@@ -24,9 +24,10 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from benchdoc import write_section  # scripts/ is on sys.path when run
+
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"
-START, END = "<!-- bench_train:start -->", "<!-- bench_train:end -->"
 VARIANT = "slowfast_r50_4x16"
 
 # name, what it adds, settings: fast_conv (FastConv3D folding), mkl (MKL's AVX2 path on AMD), threads (all
@@ -76,7 +77,7 @@ def main() -> int:
     text = _render(tables, load_before, os.getloadavg(), time.monotonic() - started, args.repeats)
     print(text)
     if not (args.no_write or args.only):
-        _write_section(text)
+        write_section("bench_train", text, DOC)
     return 0
 
 
@@ -263,7 +264,7 @@ def _train_step(model, batch):
 def _render(tables: Dict[str, List[Dict]], load_before, load_after, elapsed: float, repeats: int) -> str:
     import paddle
 
-    lines = [START, "## Eager CPU speed: plain dygraph vs the speed options (`scripts/bench_train.py`)", "",
+    lines = ["## Eager CPU speed: plain dygraph vs the speed options (`scripts/bench_train.py`)", "",
              f"Machine: {_cpu_model()}, {_cores()} usable cores, Python {platform.python_version()}, "
              f"Paddle {paddle.__version__}. Load average {load_before[0]:.1f} before, {load_after[0]:.1f} after "
              f"(other work shares these cores: wall times are noisy, CPU time is the steadier column). "
@@ -292,7 +293,7 @@ def _render(tables: Dict[str, List[Dict]], load_before, load_after, elapsed: flo
               "float rounding of 0 can flip one element's mask under any change of summation order (threads, "
               "MKL path, conv formulation); one such flip was traced in s5 when checking the fold against "
               "float64, all other elements agreeing to 1.6e-7.", "",
-              "PyTorch 2.13 eager on this machine kind (issue 8): forward 0.41 s, train step 1.8-2.1 s.", END]
+              "PyTorch 2.13 eager on this machine kind (issue 8): forward 0.41 s, train step 1.8-2.1 s."]
     return "\n".join(lines)
 
 
@@ -311,18 +312,6 @@ def _compare(base: Optional[Dict], row: Dict) -> str:
     grad_a, grad_b = np.array(a["stem_grad"]), np.array(b["stem_grad"])
     rel = np.linalg.norm(grad_a - grad_b) / max(np.linalg.norm(grad_a), 1e-30)
     return f"loss diff {abs(a['loss'] - b['loss']):.1e}; Fast stem grad: relative L2 diff {rel:.1e}"
-
-
-def _write_section(text: str) -> None:
-    """Replace our section of docs/benchmarks.md (others own the rest of the file): read it right before."""
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    current = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    if START in current and END in current:
-        head, rest = current.split(START, 1)
-        updated = head + text + rest.split(END, 1)[1]
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text + "\n"
-    DOC.write_text(updated)
 
 
 def _cpu_model() -> str:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 
 def write_section(name: str, section: str, path: Path) -> None:
@@ -17,3 +18,11 @@ def write_section(name: str, section: str, path: Path) -> None:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
+
+
+def publish(name: str, section: str, docs: Optional[str]) -> None:
+    """Print a benchmark's section and, when `docs` names a file, write it there as section `name`."""
+    print("\n" + section)
+    if docs:
+        write_section(name, section, Path(docs))
+        print(f"\nwrote {docs}")

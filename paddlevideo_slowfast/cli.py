@@ -40,8 +40,7 @@ def _configure_threads() -> None:
     from .modeling import accelerate
 
     if user.isdigit():
-        accelerate.configure_cpu_threads(int(user))
-        accelerate.user_set_threads = True
+        accelerate.configure_cpu_threads(int(user), user_choice=True)
         return
     local = int(os.environ.get("PADDLE_LOCAL_SIZE") or os.environ.get("PADDLE_TRAINERS_NUM") or 1)
     accelerate.configure_cpu_threads(max(1, accelerate.usable_cores() // max(1, local)))

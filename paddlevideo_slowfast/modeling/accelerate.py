@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 MKL_AVX2 = "5"
 
 _configured_threads: Optional[int] = None
-user_set_threads = False  # the thread count came from the user (OMP_NUM_THREADS): keep it as it is
+_user_set_threads = False  # the thread count came from the user (OMP_NUM_THREADS): keep it as it is
 
 
 def usable_cores() -> int:
@@ -31,16 +31,17 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def configure_cpu_threads(n: Optional[int] = None, *, mkl_avx2_on_amd: bool = True) -> int:
+def configure_cpu_threads(n: Optional[int] = None, *, mkl_avx2_on_amd: bool = True, user_choice: bool = False) -> int:
     """Let Paddle's math library use `n` threads (default: every usable core); returns `n`.
 
     Paddle sets OMP_NUM_THREADS=1 when imported and `FLAGS_paddle_num_threads` (default 1) only reaches
     executors, so eager kernels run on one core unless told otherwise; `paddle.base.core.set_num_threads`
     is the knob that works. With `mkl_avx2_on_amd`, on an AMD CPU with AVX2 it also sets
     MKL_DEBUG_CPU_TYPE=5 (unless already set) so that MKL's sgemm takes its AVX2 path (about 2.5x);
-    that only takes effect if no MKL routine has run yet in this process, so call this first.
+    that only takes effect if no MKL routine has run yet in this process, so call this first. `user_choice`:
+    the count is the user's (OMP_NUM_THREADS), which leave_cores_for_workers then keeps.
     """
-    global _configured_threads
+    global _configured_threads, _user_set_threads
     n = usable_cores() if n is None else int(n)
     if n < 1:
         raise ValueError(f"thread count must be at least 1, got {n}")
@@ -50,6 +51,7 @@ def configure_cpu_threads(n: Optional[int] = None, *, mkl_avx2_on_amd: bool = Tr
 
     core.set_num_threads(n)
     _configured_threads = n
+    _user_set_threads = _user_set_threads or user_choice
     return n
 
 
@@ -208,6 +210,6 @@ def leave_cores_for_workers(workers: int) -> int:
 
     Measured on 2 cores (quickstart, 2 workers): 2 math threads took 37 s an epoch, 1 thread 24 s.
     """
-    if user_set_threads or workers <= 0:
+    if _user_set_threads or workers <= 0:
         return configured_threads()
     return configure_cpu_threads(max(1, configured_threads() - int(workers)))

@@ -1,4 +1,4 @@
-"""`python -m paddlevideo_slowfast VERB ...`: what `paddle.distributed.launch -m` starts."""
+"""`python -m paddlevideo_slowfast VERB ...`: the `paddlevideo` command without its console script."""
 import sys
 
 from .cli import main

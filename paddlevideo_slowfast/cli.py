@@ -6,7 +6,7 @@ import importlib
 import sys
 from typing import Callable, List, Optional
 
-from . import __version__
+from . import __version__, runtime
 from .errors import SlowFastError
 
 # verb -> module holding `add_arguments(parser)` and `run(args) -> int`, and its one-line help
@@ -26,6 +26,8 @@ COMMANDS = {
 }
 
 
+VERBOSE_HELP = "also show Paddle's own warnings and C++ log lines (hidden by default)"
+
 # verbs that run the model: Paddle's eager CPU kernels use one thread unless told otherwise
 COMPUTE_VERBS = {"train", "test", "export", "predict", "summary"}
 
@@ -37,31 +39,34 @@ def _configure_threads() -> None:
     import os
 
     user = os.environ.get("OMP_NUM_THREADS", "")  # read before `import paddle`, which sets it to 1
-    from .modeling import accelerate
-
     if user.isdigit():
-        accelerate.configure_cpu_threads(int(user), user_choice=True)
+        runtime.configure_cpu_threads(int(user), user_choice=True)
         return
     local = int(os.environ.get("PADDLE_LOCAL_SIZE") or os.environ.get("PADDLE_TRAINERS_NUM") or 1)
-    accelerate.configure_cpu_threads(max(1, accelerate.usable_cores() // max(1, local)))
+    runtime.configure_cpu_threads(max(1, runtime.usable_cores() // max(1, local)))
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with one sub-parser per verb."""
     parser = argparse.ArgumentParser(prog="paddlevideo", description="SlowFast video recognition on PaddlePaddle 3.")
     parser.add_argument("--version", action="version", version=f"paddlevideo-slowfast {__version__}")
+    parser.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
     verbs = parser.add_subparsers(dest="command", metavar="COMMAND")
     for verb, (module_name, help_text) in COMMANDS.items():
         module = importlib.import_module(module_name)
         sub = verbs.add_parser(verb, help=help_text, description=(module.__doc__ or help_text).strip())
         module.add_arguments(sub)
+        sub.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
         sub.set_defaults(_run=module.run)
     return parser
 
 
 def dispatch(parser: argparse.ArgumentParser, argv: Optional[List[str]],
              prepare: Callable[[argparse.Namespace], None] = lambda args: None) -> int:
-    """Parse `argv`, run the chosen verb's `run`; our own errors print one line and exit 2, Ctrl-C exits 130."""
+    """Parse `argv`, run the chosen verb's `run`; our own errors print one line and exit 2, Ctrl-C (also when
+    Paddle wraps it in another exception) prints one line and exits 130."""
+    from .engine.interrupt import interrupt_message, is_interrupt
+
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help()
@@ -69,16 +74,21 @@ def dispatch(parser: argparse.ArgumentParser, argv: Optional[List[str]],
     try:
         prepare(args)
         return int(args._run(args) or 0)
-    except SlowFastError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    except BaseException as exc:
+        if is_interrupt(exc):
+            print(interrupt_message(exc), file=sys.stderr)
+            return 130
+        if isinstance(exc, SlowFastError):
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        raise
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of the `paddlevideo` console script."""
     def prepare(args: argparse.Namespace) -> None:
+        if not args.verbose:
+            runtime.quiet_paddle()  # first: glog reads its level when Paddle's library loads
         if args.command in COMPUTE_VERBS:
             _configure_threads()
 

@@ -1,6 +1,7 @@
 """YAML configs in PaddleVideo's layout, with `_BASE_` inheritance and typed `-o key.path=value` overrides.
 
-Every node remembers which file each of its keys came from, so errors can name the file and the key.
+Every node remembers which file each of its keys came from, so errors can name the file and the key. A loaded
+config is checked before any use: types and ranges (config_schema.py), restated facts (config_agreement.py).
 """
 from __future__ import annotations
 
@@ -63,15 +64,16 @@ class AttrDict(dict):
         return (_rebuild, (dict(self), self._prefix, self._sources, getattr(self, "_file", None)))
 
     def __copy__(self) -> "AttrDict":
-        new = AttrDict(self)
-        object.__setattr__(new, "_prefix", self._prefix)
-        object.__setattr__(new, "_sources", self._sources)
-        return new
+        """A shallow copy with its own provenance table: an override of the copy leaves the original's sources."""
+        return _with_meta(AttrDict(self), self, dict(self._sources))
 
     def __deepcopy__(self, memo: dict) -> "AttrDict":
-        new = AttrDict({k: copy.deepcopy(v, memo) for k, v in self.items()})
-        object.__setattr__(new, "_prefix", self._prefix)
-        object.__setattr__(new, "_sources", self._sources)
+        """A deep copy whose nodes share one new provenance table (deepcopy's memo copies the table once)."""
+        sources = copy.deepcopy(self._sources, memo)
+        new = _with_meta(AttrDict(), self, sources)
+        memo[id(self)] = new
+        for k, v in self.items():
+            new[k] = copy.deepcopy(v, memo)
         return new
 
     def path_of(self, key: str) -> str:
@@ -90,6 +92,16 @@ class AttrDict(dict):
     def to_dict(self) -> Dict[str, Any]:
         """A plain-dict deep copy (for YAML dumps and pickling)."""
         return _plain(self)
+
+
+def _with_meta(new: AttrDict, old: AttrDict, sources: Dict[str, str]) -> AttrDict:
+    """`new` with the path and top file of `old` and the provenance table `sources`."""
+    object.__setattr__(new, "_prefix", old._prefix)
+    object.__setattr__(new, "_sources", sources)
+    file = old.__dict__.get("_file")
+    if file is not None:
+        object.__setattr__(new, "_file", file)
+    return new
 
 
 def _rebuild(items: dict, prefix: str, sources: Dict[str, str], file: Optional[str]) -> AttrDict:
@@ -122,6 +134,11 @@ def _attach(value: Any, prefix: str, sources: Dict[str, str]) -> Any:
     if isinstance(value, list):
         return [_attach(v, f"{prefix}.{i}", sources) for i, v in enumerate(value)]
     return value
+
+
+def as_config(data: Mapping[str, Any], prefix: str = "") -> AttrDict:
+    """Any dict (a plain one, PaddleVideo's AttrDict) copied into our AttrDict as the node at dotted `prefix`."""
+    return _attach(_plain(data), prefix, {})
 
 
 def config_search_dirs() -> List[Path]:
@@ -169,12 +186,16 @@ def _merge(base: Dict[str, Any], child: Dict[str, Any], base_src: Dict[str, str]
 
     The `_delete_` marker is kept on the merged dict so that a fragment saying it still replaces when that
     fragment is itself merged onto a later base; `_strip_markers` removes it once loading is done.
+    A mapping merged onto a stage list (`transform: {MultiCrop: {target_size: 64}}`) edits the stages it names.
     """
     for key, value in child.items():
         path = f"{prefix}.{key}" if prefix else str(key)
         replace = isinstance(value, dict) and value.get(DELETE_KEY) is True
         if isinstance(value, dict) and isinstance(base.get(key), dict) and not replace:
             _merge(base[key], value, base_src, child_src, path)
+            continue
+        if isinstance(value, dict) and _is_stage_list(base.get(key)) and not replace:
+            _merge_stages(base[key], value, base_src, child_src, path)
             continue
         for old in [p for p in base_src if p == path or p.startswith(path + ".")]:
             del base_src[old]
@@ -184,14 +205,43 @@ def _merge(base: Dict[str, Any], child: Dict[str, Any], base_src: Dict[str, str]
                 base_src[p] = f
 
 
+def _is_stage_list(value: Any) -> bool:
+    """A pipeline transform list: every entry a one-key mapping `{StageName: arguments}`."""
+    return isinstance(value, list) and bool(value) and all(isinstance(e, dict) and len(e) == 1 for e in value)
+
+
+def _merge_stages(stages: List[Dict[str, Any]], child: Dict[str, Any], base_src: Dict[str, str],
+                  child_src: Dict[str, str], path: str) -> None:
+    """Merge `{StageName: arguments}` into the one stage of that name in `stages`, in place; the rest stay."""
+    for name, args in child.items():
+        where = f"{path}.{name}"
+        file = child_src.get(where)
+        matches = [i for i, entry in enumerate(stages) if name in entry]
+        if len(matches) != 1:
+            listed = ", ".join(next(iter(e)) for e in stages)
+            problem = "no stage named" if not matches else f"{len(matches)} stages named"
+            raise ConfigError(f"{problem} '{name}' in the base list [{listed}]", file=file, key=where,
+                              expected="the name of exactly one stage of the base list, or the whole list")
+        if args is not None and not isinstance(args, dict):
+            raise ConfigError(f"arguments of stage '{name}' must be a mapping, got {type(args).__name__}",
+                              file=file, key=where, expected=f"{name}: {{argument: value}}")
+        indexed = f"{path}.{matches[0]}"
+        moved = {indexed + p[len(path):]: f for p, f in child_src.items() if p == where or p.startswith(where + ".")}
+        if args:
+            _merge(stages[matches[0]], {name: args}, base_src, moved, indexed)
+
+
 def _strip_markers(data: Any, sources: Dict[str, str], prefix: str = "") -> None:
-    """Remove every `_delete_` marker (and its provenance) once all bases are merged."""
+    """Remove every `_delete_` marker (and its provenance) once all bases are merged, in stage lists too."""
     if isinstance(data, dict):
         if DELETE_KEY in data:
             del data[DELETE_KEY]
             sources.pop(f"{prefix}.{DELETE_KEY}" if prefix else DELETE_KEY, None)
         for k, v in data.items():
             _strip_markers(v, sources, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            _strip_markers(v, sources, f"{prefix}.{i}")
 
 
 def _sources_of(data: Any, file: str, prefix: str = "") -> Dict[str, str]:
@@ -230,8 +280,8 @@ def _load_tree(path: Path, chain: Tuple[Path, ...]) -> Tuple[Dict[str, Any], Dic
     return merged, sources
 
 
-def load_config(path: str, overrides: Optional[Sequence[str]] = None) -> AttrDict:
-    """Load a YAML config with its `_BASE_` chain and apply `key.path=value` overrides."""
+def load_config(path: str, overrides: Optional[Sequence[str]] = None, *, check: bool = True) -> AttrDict:
+    """Load a YAML config with its `_BASE_` chain, apply `key.path=value` overrides, then `check_config` it."""
     resolved = resolve_config_path(path)
     data, sources = _load_tree(resolved, ())
     _strip_markers(data, sources)
@@ -240,7 +290,18 @@ def load_config(path: str, overrides: Optional[Sequence[str]] = None) -> AttrDic
     object.__setattr__(cfg, "_file", str(resolved))
     for item in overrides or ():
         apply_override(cfg, item)
+    if check:
+        check_config(cfg)
     return cfg
+
+
+def check_config(cfg: AttrDict) -> None:
+    """Refuse values outside configs/_base_/schema.yaml and restated facts (alpha, frames, crops) that disagree."""
+    from .config_agreement import check_agreement
+    from .config_schema import check_schema
+
+    check_schema(cfg)
+    check_agreement(cfg)
 
 
 def config_file(cfg: AttrDict) -> str:
@@ -342,6 +403,36 @@ def get(cfg: Mapping[str, Any], dotted: str, default: Any = None) -> Any:
         else:
             return default
     return node
+
+
+def select(cfg: Mapping[str, Any], pattern: str) -> List[Tuple[str, Any, Optional[str]]]:
+    """(dotted path, value, file that set it) of every key matching `pattern`, in config order.
+
+    `*` matches any key; under a stage list a name matches the stages of that class name, as `-o` addresses
+    them: `PIPELINE.*.transform.PackOutput.alpha`. The path reported uses the names, not list indices.
+    """
+    found: List[Tuple[str, Any, Optional[str]]] = []
+    top = config_file(cfg) if isinstance(cfg, AttrDict) else None
+
+    def visit(node: Any, parts: List[str], shown: str) -> None:
+        part, rest = parts[0], parts[1:]
+        if isinstance(node, Mapping):
+            slots = [(node, k) for k in (list(node) if part == "*" else [part] if part in node else [])]
+        elif isinstance(node, list):
+            slots = [(e, next(iter(e))) for e in node
+                     if isinstance(e, Mapping) and len(e) == 1 and (part == "*" or part in e)]
+        else:
+            return
+        for parent, key in slots:
+            dotted = f"{shown}.{key}" if shown else str(key)
+            if rest:
+                visit(parent[key], rest, dotted)
+            else:
+                file = parent.source_of(key) if isinstance(parent, AttrDict) else None
+                found.append((dotted, parent[key], file or top))
+
+    visit(cfg, pattern.split("."), "")
+    return found
 
 
 def require(cfg: AttrDict, dotted: str, types: Iterable[type] = (), what: str = "") -> Any:

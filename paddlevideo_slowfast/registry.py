@@ -98,9 +98,8 @@ def _config_error(cfg: Any, message: str, where: str, key: str, expected: str) -
     """A ConfigError whose file and dotted key come from the config node when it knows them."""
     file = None
     dotted = f"{where}.{key}" if where else key
-    origin = getattr(cfg, "source_of", None)
-    if callable(origin):
-        file = origin(key)
+    if callable(getattr(type(cfg), "source_of", None)):  # asked of the class: PaddleVideo's AttrDict raises KeyError
+        file = cfg.source_of(key)
         dotted = cfg.path_of(key)
     return ConfigError(message, file=file, key=dotted, expected=expected)
 

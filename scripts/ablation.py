@@ -44,7 +44,7 @@ def run_one(name: str, overrides: List[str], seed: int, epochs: int, out: Path) 
     from paddlevideo_slowfast.config import load_config
     from paddlevideo_slowfast.engine.evaluator import evaluate
     from paddlevideo_slowfast.engine.trainer import TrainOptions, train_model
-    from paddlevideo_slowfast.modeling.accelerate import configure_cpu_threads, leave_cores_for_workers
+    from paddlevideo_slowfast.runtime import configure_cpu_threads, leave_cores_for_workers
 
     configure_cpu_threads()  # as `paddlevideo train` does: MKL's AVX2 path on AMD, a core per data worker
 
@@ -64,7 +64,7 @@ def run_one(name: str, overrides: List[str], seed: int, epochs: int, out: Path) 
     model = build_model(cfg.MODEL)
     load_weights(model, str(out / f"{cfg.model_name}_epoch_{epochs:05d}.pdparams"), allow_head_reinit=False)
     loader = build_dataloader(cfg, "valid", seed=seed)
-    metric = CenterCropMetric(label_names=loader.dataset.label_names, log_interval=10 ** 9)
+    metric = CenterCropMetric(label_names=loader.dataset.label_names, log_interval=0)
     result = evaluate(model, loader, mode="valid", metric=metric)
     names = list(loader.dataset.label_names)
     confusion = metric.confusion
@@ -88,7 +88,8 @@ def write_markdown(results: Dict[str, List[Dict[str, float]]], seeds: List[int],
     lines = ["# Ablation on the embedded dataset", "",
              f"Each model trained with configs/quickstart.yaml's recipe for {epochs} epochs, seeds {seeds}, "
              "and evaluated on the 150 validation videos (one clip each, as during training). Numbers are "
-             "mean (min-max) over the runs (one per seed), in %. Class groups: "
+             "mean (min-max) over the runs (one per seed: its initial weights, data order, augmentation and "
+             "dropout), in %. Class groups: "
              + "; ".join(f"{g}: {', '.join(c)}" for g, c in GROUPS.items()) + ".", "",
              f"Machine: {machine()}. Written by `python scripts/ablation.py --epochs {epochs} --seeds "
              f"{' '.join(map(str, seeds))}` on {time.strftime('%Y-%m-%d')}.", "",

@@ -197,7 +197,7 @@ def _prepare(spec: Dict[str, Any]):
 
     threads = 1
     if spec.get("threads") or spec.get("mkl"):
-        from paddlevideo_slowfast.modeling.accelerate import configure_cpu_threads
+        from paddlevideo_slowfast.runtime import configure_cpu_threads
         threads = configure_cpu_threads(None if spec.get("threads") else 1, mkl_avx2_on_amd=bool(spec.get("mkl")))
     import paddle
 
@@ -221,7 +221,7 @@ def _forward_step(model, clips, runner: str):
 
     model.eval()
     if runner == "inference":
-        from paddlevideo_slowfast.modeling.accelerate import accelerate_for_eval
+        from paddlevideo_slowfast.deploy.eval_predictor import accelerate_for_eval
         net = accelerate_for_eval(model)
         if net is model:
             raise RuntimeError("accelerate_for_eval fell back to dygraph")

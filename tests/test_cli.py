@@ -45,7 +45,7 @@ def test_thread_count_honours_omp_num_threads_and_leaves_cores_for_data_workers(
 
     code = ("from paddlevideo_slowfast import cli\n"
             "cli._configure_threads()\n"   # first, as the CLI does: nothing has imported paddle yet
-            "from paddlevideo_slowfast.modeling import accelerate as a\n"
+            "from paddlevideo_slowfast import runtime as a\n"
             "print(a.configured_threads(), a.leave_cores_for_workers(1), a.usable_cores())\n")
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "PADDLE_LOCAL_SIZE",
                                                              "PADDLE_TRAINERS_NUM")}

@@ -89,11 +89,11 @@ def test_override_unknown_key_names_key_and_file(three_levels: Path) -> None:
 
 def test_override_pipeline_stage_by_name_and_index(repo_root: Path) -> None:
     cfg = load_config(str(repo_root / "configs" / "slowfast.yaml"),
-                      ["PIPELINE.train.transform.MultiCrop.target_size=64",
-                       "PIPELINE.test.transform.0.JitterScale.min_size=64"])
-    crops = [s for s in cfg.PIPELINE.train.transform if "MultiCrop" in s]
-    assert crops[0]["MultiCrop"]["target_size"] == 64
-    assert cfg.PIPELINE.test.transform[0]["JitterScale"]["min_size"] == 64
+                      ["PIPELINE.train.transform.JitterScale.max_size=288",
+                       "PIPELINE.test.transform.0.JitterScale.max_size=300"])
+    scales = [s for s in cfg.PIPELINE.train.transform if "JitterScale" in s]
+    assert scales[0]["JitterScale"]["max_size"] == 288
+    assert cfg.PIPELINE.test.transform[0]["JitterScale"]["max_size"] == 300
     with pytest.raises(ConfigError) as err:
         apply_override(cfg, "PIPELINE.train.transform.NoSuchStage.x=1")
     assert err.value.key == "PIPELINE.train.transform.NoSuchStage"
@@ -198,3 +198,62 @@ def test_copy_and_pickle_keep_provenance(three_levels: Path) -> None:
     again = pickle.loads(pickle.dumps(cfg))
     assert again.to_dict() == cfg.to_dict()
     assert again.MODEL.backbone.source_of("depth").endswith("mid.yaml") and config_file(again) == config_file(cfg)
+
+
+def test_copies_get_their_own_provenance(three_levels: Path) -> None:
+    import copy
+
+    cfg = load_config(str(three_levels))
+    deep = copy.deepcopy(cfg)
+    apply_override(deep, "MODEL.backbone.depth=18")
+    assert deep.MODEL.backbone.source_of("depth") == "<override>"
+    assert cfg.MODEL.backbone.depth == 101 and cfg.MODEL.backbone.source_of("depth").endswith("mid.yaml")
+    assert deep.MODEL.head._sources is deep._sources            # one table per copy, shared by its nodes
+    shallow = copy.copy(cfg)
+    apply_override(shallow, "epochs=1")
+    assert shallow.source_of("epochs") == "<override>" and cfg.source_of("epochs").endswith("child.yaml")
+    assert config_file(deep) == config_file(shallow) == config_file(cfg)
+
+
+@pytest.fixture
+def stage_child(tmp_path: Path, repo_root: Path) -> Path:
+    return write(tmp_path / "child.yaml", f"""
+_BASE_: {repo_root / 'configs' / 'slowfast.yaml'}
+PIPELINE:
+  train:
+    transform:
+      MultiCrop: {{target_size: 224, extra_arg: 1}}
+      RandomFlip: {{p: 0.25}}
+  test:
+    transform:
+      JitterScale: {{_delete_: true, min_size: 288, max_size: 288}}
+""")
+
+
+def test_child_edits_one_stage_by_name(stage_child: Path, repo_root: Path) -> None:
+    cfg = load_config(str(stage_child))
+    base = load_config(str(repo_root / "configs" / "slowfast.yaml"))
+    names = [next(iter(s)) for s in cfg.PIPELINE.train.transform]
+    assert names == [next(iter(s)) for s in base.PIPELINE.train.transform]    # the list keeps its stages
+    stages = {next(iter(s)): s[next(iter(s))] for s in cfg.PIPELINE.train.transform}
+    assert stages["MultiCrop"] == {"target_size": 224, "extra_arg": 1}
+    assert stages["RandomFlip"] == {"p": 0.25}                                  # was `RandomFlip:` (no arguments)
+    assert stages["JitterScale"] == {"min_size": 256, "max_size": 320}
+    test_scale = cfg.PIPELINE.test.transform[0]["JitterScale"]
+    assert test_scale == {"min_size": 288, "max_size": 288}                     # _delete_ replaced its arguments
+    assert stages["MultiCrop"].source_of("extra_arg") == str(stage_child)
+    assert stages["JitterScale"].source_of("min_size").endswith("slowfast_train.yaml")
+    assert cfg.PIPELINE.test.transform[0]["JitterScale"].source_of("min_size") == str(stage_child)
+
+
+def test_stage_edit_of_an_unknown_or_repeated_stage_names_file_and_key(tmp_path: Path, repo_root: Path) -> None:
+    child = write(tmp_path / "c.yaml", f"_BASE_: {repo_root / 'configs' / 'slowfast.yaml'}\n"
+                  "PIPELINE: {train: {transform: {MultiCorp: {target_size: 64}}}}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(str(child))
+    assert err.value.key == "PIPELINE.train.transform.MultiCorp" and err.value.file == str(child)
+    assert "MultiCrop" in str(err.value)                                        # lists the stages there are
+    write(tmp_path / "twice.yaml", "PIPELINE: {train: {transform: [{A: {x: 1}}, {A: {x: 2}}]}}\n")
+    child = write(tmp_path / "d.yaml", "_BASE_: twice.yaml\nPIPELINE: {train: {transform: {A: {x: 3}}}}\n")
+    with pytest.raises(ConfigError, match="2 stages named 'A'"):
+        load_config(str(child))

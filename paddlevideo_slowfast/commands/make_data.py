@@ -1,7 +1,8 @@
 """Generate the embedded dataset: seeded H.264 videos of shapes whose class only motion tells, with PaddleVideo lists.
 
 Writes DIR/train.list, DIR/val.list, DIR/label_names.txt and the videos (see docs/embedded_dataset.md).
-The same seed gives the same videos.
+The same seed gives the same videos. An existing DIR is replaced only when it is empty or was written by
+make-data (its dataset.json), or with --force.
 """
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ import time
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", required=True, metavar="DIR", help="folder to write (replaced if it exists)")
+    parser.add_argument("--out", required=True, metavar="DIR",
+                        help="folder to write; an existing one is replaced only when make-data wrote it or it is empty")
+    parser.add_argument("--force", action="store_true",
+                        help="replace DIR even when it holds files make-data did not write (they are deleted)")
     parser.add_argument("--seed", type=int, default=0, help="generation seed (default 0)")
     parser.add_argument("--classes", nargs="+", metavar="NAME", default=None,
                         help="subset of classes, in label order (default: all 10: left right up down rotate_cw "
@@ -30,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     start = time.time()
     out = make_embedded_dataset(args.out, seed=args.seed, classes=classes, size=args.size, frames=args.frames,
                                 fps=args.fps, train_per_class=args.train_per_class,
-                                val_per_class=args.val_per_class, workers=args.workers)
+                                val_per_class=args.val_per_class, workers=args.workers, force=args.force)
     count = sum(1 for _ in (out / "train.list").open()) + sum(1 for _ in (out / "val.list").open())
     print(f"wrote {count} videos to {out} in {time.time() - start:.1f}s "
           f"(lists: {out / 'train.list'}, {out / 'val.list'}; names: {out / 'label_names.txt'})")

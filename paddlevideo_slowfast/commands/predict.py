@@ -1,15 +1,18 @@
 """Classify video files with an exported model: top-k labels and probabilities per video (JSON lines with --json),
 or per window with --windows. Each video is decoded once; unreadable videos are reported and the rest go on
-(exit status 1 when any failed). A model exported by PaddleVideo itself (no infer_cfg.yml) needs its config -c.
+(exit status 1 when any failed). A model exported by PaddleVideo itself (no infer_cfg.yml) needs its config -c,
+whose DATASET.test.label_file names the classes. `--runtime onnx` runs the model.onnx of `export --format onnx`
+with onnxruntime.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any, Dict
 
-from .common import add_config_arguments, config_from_args
+from .common import add_config_arguments, config_from_args, positive
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,11 +22,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--views", default="1x1", metavar="TxS",
                         help="temporal x spatial views averaged per video or window: 1x1 (default, centre clip) or "
                         "10x3 (the K400 test protocol)")
-    parser.add_argument("--top-k", type=int, default=5, metavar="K", help="classes to print (default 5)")
+    parser.add_argument("--top-k", type=positive(int), default=5, metavar="K", help="classes to print (default 5)")
     parser.add_argument("--json", action="store_true", help="one JSON object per line (per window with --windows)")
-    parser.add_argument("--windows", type=float, default=None, metavar="SECONDS",
+    parser.add_argument("--windows", type=positive(float), default=None, metavar="SECONDS",
                         help="slide over the whole video in windows of SECONDS and print a top-k timeline")
     add_config_arguments(parser, required=False)  # -c: for a model exported by PaddleVideo (no infer_cfg.yml)
+    parser.add_argument("--runtime", choices=["paddle", "onnx"], default="paddle",
+                        help="paddle: Paddle Inference on the exported program (default); onnx: onnxruntime (CPU) on "
+                        "the model.onnx of `export --format onnx` (needs onnxruntime)")
     parser.add_argument("--device", choices=["cpu", "gpu"], default="cpu", help="where to run (default cpu)")
     parser.add_argument("--threads", type=int, default=None, metavar="N",
                         help="CPU math threads (default: the cores this process may use)")
@@ -31,25 +37,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="oneDNN kernels on CPU (default on; off is 6-8x slower)")
     parser.add_argument("--trt", choices=["fp32", "fp16"], default=None,
                         help="TensorRT subgraphs on GPU, when the Paddle build has TensorRT")
-    parser.add_argument("--batch-size", type=int, default=1, metavar="N", help="views per forward pass (default 1)")
+    parser.add_argument("--batch-size", type=positive(int), default=1, metavar="N", help="views per forward pass (default 1)")
 
 
 def run(args: argparse.Namespace) -> int:
     from ..deploy.inputs import expand_videos
     from ..deploy.predictor import Predictor
-    from ..errors import ConfigError, SlowFastError
+    from ..errors import ConfigError, SlowFastError, VideoDecodeError
 
     config = config_from_args(args) if args.config else None
     if config is None and args.override:
         raise ConfigError("-o needs the training config -c", key="-o")
     predictor = Predictor(args.model, device=args.device, threads=args.threads, onednn=args.onednn,
-                          config=config, views=args.views, batch_size=args.batch_size, trt=args.trt)
+                          config=config, views=args.views, batch_size=args.batch_size, trt=args.trt,
+                          runtime=args.runtime)
     videos = expand_videos(args.video)
     if not videos:
         raise ConfigError("no videos found", key="--video", expected="a video file, a folder of videos or a list file")
     failed = 0
     for video in videos:
         try:
+            if os.path.islink(video) and not os.path.exists(video):
+                raise VideoDecodeError(video, f"broken symbolic link (to {os.readlink(video)})")
             if args.windows:
                 if not args.json:
                     print(video)

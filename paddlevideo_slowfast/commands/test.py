@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from .common import add_config_arguments, config_from_args
+from .common import add_config_arguments, config_from_args, writable_folder
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,9 +22,12 @@ def run(args: argparse.Namespace) -> int:
     from ..engine.evaluator import test_model
     from ..engine.logging import setup_logging
 
+    from ..runtime import output_folder
+
     cfg = config_from_args(args)
+    folder = writable_folder(args.output or output_folder(cfg) / "test", "--output")
     log = setup_logging(None, str(cfg.get("log_level", "INFO")))
-    result = test_model(cfg, args.weights, output=args.output, accelerate=args.accelerate, log=log)
+    result = test_model(cfg, args.weights, output=str(folder), accelerate=args.accelerate, log=log)
     if args.json:
         print(json.dumps(result))
         return 0

@@ -1,4 +1,6 @@
-"""Train a model from a config (PaddleVideo's `main.py` flags); `python -m paddle.distributed.launch -m paddlevideo_slowfast train ...` scales out."""
+"""Train a model from a config (PaddleVideo's `main.py` flags); several processes (GPUs, or CPU with gloo):
+`python -m paddle.distributed.launch --nproc_per_node 2 paddlevideo train ...` (the launcher runs the executable
+it is given)."""
 from __future__ import annotations
 
 import argparse
@@ -16,14 +18,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="initial weights (.pdparams, .safetensors or URL); a different num_classes re-inits the head")
     parser.add_argument("--amp", action="store_true", help="mixed precision (float16 auto-cast; GPU only)")
     parser.add_argument("--amp_level", "--amp-level", default="O1", choices=["O1", "O2"], help="auto-cast level")
-    parser.add_argument("--seed", type=int, help="random seed (default: the config's seed)")
+    parser.add_argument("--seed", type=int, help="random seed of the initial weights, data order, augmentation "
+                        "and dropout (default: the config's seed)")
     parser.add_argument("--output", metavar="DIR", help="output folder (default: output/<model_name>)")
 
 
 def run(args: argparse.Namespace) -> int:
     from ..config import get
     from ..engine.trainer import TrainOptions, train_model
-    from ..modeling.accelerate import leave_cores_for_workers
+    from ..runtime import leave_cores_for_workers
 
     cfg = config_from_args(args)
     leave_cores_for_workers(int(get(cfg, "DATASET.num_workers", 0) or 0))

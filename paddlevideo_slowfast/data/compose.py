@@ -39,8 +39,8 @@ def build_stage(entry: Any, where: str) -> Callable:
 
 
 def _source(node: Any, key: Optional[str]) -> Optional[str]:
-    origin = getattr(node, "source_of", None)
-    return origin(key) if callable(origin) else None
+    origin = getattr(type(node), "source_of", None)  # the class: PaddleVideo's AttrDict raises KeyError on getattr
+    return origin(node, key) if callable(origin) else None
 
 
 def clip_shapes(stages: Sequence[Callable]) -> Optional[Tuple[Tuple[int, ...], Tuple[int, ...]]]:

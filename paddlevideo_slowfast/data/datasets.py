@@ -59,12 +59,14 @@ def read_list(file_path: str, data_prefix: Optional[str] = None, key: Optional[s
     return items
 
 
-def read_label_names(label_file: str) -> List[str]:
-    """Class names, line i = class i, written either `name` or `i name`."""
+def read_label_names(label_file: str, *, key: Optional[str] = None, config_file: Optional[str] = None) -> List[str]:
+    """Class names, line i = class i, written either `name` or `i name`; an unreadable file is a ConfigError
+    naming the path, the config `key` that gave it and the `config_file` that set the key."""
     try:
         lines = [l.strip() for l in Path(label_file).read_text(encoding="utf-8").splitlines() if l.strip()]
     except OSError as exc:
-        raise ConfigError(f"cannot read the label names: {exc.strerror}", file=str(label_file)) from None
+        raise ConfigError(f"cannot read the label names {label_file}: {exc.strerror}", key=key,
+                          file=config_file or (None if key else str(label_file))) from None
     names: Dict[int, str] = {}
     for position, line in enumerate(lines):
         head, _, rest = line.partition(" ")
@@ -100,7 +102,8 @@ class SFVideoDataset:
         self.seed = int(seed)
         self.epoch = 0
         self.decode_once = bool(decode_once) and self.test_mode
-        self.label_names = read_label_names(label_file) if label_file else None
+        self.label_names = read_label_names(label_file, key=f"DATASET.{self.mode}.label_file") \
+            if label_file else None
         self.videos = read_list(self.file_path, self.data_prefix, key=f"DATASET.{self.mode}.file_path")
         self.info = self._expand(self.videos)
         self.bad = BadVideoLog()

@@ -10,6 +10,9 @@ by `paddle.io.DataLoader` with `DATASET.num_workers` worker processes.
 - Workers: one OpenCV/FFmpeg thread each (the fastest aggregate on few cores; set in this process before the
   workers fork, which they inherit) and global RNGs seeded from (seed, epoch, rank, worker) for any third-party
   stage that uses them.
+- Workers never outlive the trainer: each asks Linux to kill it when its parent dies (PR_SET_PDEATHSIG) and
+  a watchdog thread checks its parent as a fallback, so a `kill -9` of the trainer leaves no orphan. They
+  ignore Ctrl-C, which the trainer handles (it stops between steps and shuts them down).
 - Bad videos: workers report them to the dataset (`loader.dataset.bad_count`, `.bad_videos`, `.unscored`),
   taken in after every batch and logged once per file.
 - `DATASET.embedded` (a mapping of `ensure_embedded_dataset` arguments) generates the embedded dataset first
@@ -18,8 +21,13 @@ Test memory in flight is about num_workers x 2 x V x one clip (30 views of 32x25
 """
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
 import random
+import signal
+import threading
+import time
 from typing import Any, Iterator, List, Mapping, Optional, Tuple
 
 import numpy as np
@@ -96,12 +104,39 @@ class EpochBatchSampler:
         return len(self.inner)
 
 
-def worker_init(worker_id: int) -> None:
-    """In each loader worker: global RNGs seeded from (seed, epoch, rank, worker) for third-party stages.
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def die_with_parent(parent: int, *, poll_s: float = 1.0) -> None:
+    """End this process when `parent` (the trainer) dies, even by SIGKILL: Linux's parent-death signal, plus a
+    daemon thread that polls os.getppid() (the fallback where prctl is missing, and for a parent that died
+    before prctl was called). Workers hold no state worth saving, so they leave with os._exit."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
+def worker_init(worker_id: int, parent: Optional[int] = None) -> None:
+    """In each loader worker: exit with the trainer, ignore Ctrl-C, and seed the global RNGs from
+    (seed, epoch, rank, worker) for third-party stages.
 
     OpenCV's thread count is set before the fork (see build_dataloader): cv2.setNumThreads in a child forked
     from a process whose OpenCV threads had started hangs, waiting for threads the child does not have."""
     from paddle.io import get_worker_info
+
+    if parent is not None:
+        die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     dataset = get_worker_info().dataset
     rank = int(os.environ.get("PADDLE_TRAINER_ID", 0))
@@ -159,5 +194,5 @@ def build_dataloader(cfg: Mapping[str, Any], mode: str, *, seed: Optional[int] =
         if hasattr(dataset, "bad"):
             dataset.bad.share()
     loader = DataLoader(dataset, batch_sampler=sampler, num_workers=workers, places=places, return_list=True,
-                        worker_init_fn=worker_init if workers > 0 else None)
+                        worker_init_fn=functools.partial(worker_init, parent=os.getpid()) if workers > 0 else None)
     return VideoLoader(loader, dataset, sampler)

@@ -36,10 +36,7 @@ def decode_once_views(pipeline: Compose, results: Dict[str, Any], num_views: int
     """(slow (V, C, T/alpha, H, W), fast (V, C, T, H, W)) of all V = num_views * num_crops views of one video."""
     sampler = _sampler(pipeline)
     with open_video(results["filename"], sampler.backend_for(results), sampler.num_threads) as reader:
-        sampler.check_length(reader)
-        windows = sampler.view_indices(reader.num_frames, reader.fps, num_views)
-        union = np.unique(np.concatenate(windows))
-        frames = reader.read(union)
+        windows, union, frames = sampler.read_views(reader, num_views)
         fps, video_frames = reader.fps, reader.num_frames
     prefix, per_view = pipeline.split_spatial()
     slow = fast = None

@@ -3,13 +3,20 @@
 A clip is `num_frames` frames spread evenly over a window of `num_frames * sampling_rate * fps / target_fps`
 source frames, i.e. `sampling_rate` frames apart at `target_fps` whatever the video's own rate (4x16: 32 fast
 frames at stride 2 span 64 frames of a 30 fps video). Training takes one window at a random start; test takes
-`num_ensemble_views` windows with starts evenly spaced over the video (PaddleVideo: `delta * i / num_views`).
-A video shorter than the window repeats its last frame, as PaddleVideo and PySlowFast do; one with fewer than
-`min_frames` frames is refused as too short (default 1, PaddleVideo's behaviour: any frame will do).
+`num_ensemble_views` windows, view i starting at `delta * (i + 0.5) / num_views` (delta: the frames the window
+can slide over): each view is the centre of its equal share, so one view is the centre clip and the views lie
+symmetric about the middle. (PaddleVideo's `delta * i / num_views` makes one view the first clip and never
+reaches the end.) A video shorter than the window repeats its last frame, as PaddleVideo and PySlowFast do.
+
+Which videos are usable (one rule for scan-data, test and predict, all reading through `read_clip` and
+`read_views`): let N be the frames that decode (the container's declared count, corrected down when the stream
+ends quietly before it; see decoders). A video is usable when N >= `min_frames` (default 1, PaddleVideo's
+behaviour) and every source frame of the clips asked for decodes without error, the clip indices being clamped
+to 0..N-1 (so one frame is a full clip's source frames for a one-frame video: its clip repeats that frame).
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -28,11 +35,12 @@ def clip_span(num_frames: int, sampling_rate: int, fps: float, target_fps: float
 
 def window_start(video_frames: int, span: float, *, view: Optional[int] = None, num_views: int = 1,
                  rng: Optional[np.random.Generator] = None) -> float:
-    """Start of the window: uniform at random when `view` is None (training), else view `view` of `num_views`."""
+    """Start of the window: uniform at random when `view` is None (training), else the centre of view `view`'s
+    share of the slack (one view: the centre clip)."""
     delta = max(video_frames - span, 0.0)
     if view is None:
         return float((rng or np.random.default_rng()).uniform(0.0, delta))
-    return delta * view / num_views
+    return delta * (view + 0.5) / num_views
 
 
 def clip_indices(start: float, span: float, num_frames: int, video_frames: int) -> np.ndarray:
@@ -63,10 +71,28 @@ class DecodeSampler:
         self.min_frames = max(1, int(min_frames))
 
     def check_length(self, reader) -> None:
-        """Refuse a video with fewer frames than `min_frames`."""
+        """Refuse a video with fewer frames than `min_frames` (the frames that decode, once a read has found them)."""
         if reader.num_frames < self.min_frames:
             raise VideoDecodeError(reader.path, f"too short: {reader.num_frames} frames, at least {self.min_frames} "
                                                 "wanted (DecodeSampler.min_frames)")
+
+    def read_clip(self, reader, results: Mapping[str, Any]) -> Tuple[np.ndarray, np.ndarray]:
+        """(indices, frames) of the clip `results` asks for, under the module's usability rule."""
+        def plan(video_frames: int) -> np.ndarray:
+            self.check_length(reader)
+            return self.indices(video_frames, reader.fps, results)
+        return reader.read_planned(plan)
+
+    def read_views(self, reader, num_views: int) -> Tuple[List[np.ndarray], np.ndarray, np.ndarray]:
+        """(indices per view, their sorted union, the union's frames) of `num_views` test windows, in one pass."""
+        windows: List[np.ndarray] = []
+
+        def plan(video_frames: int) -> np.ndarray:
+            self.check_length(reader)
+            windows[:] = self.view_indices(video_frames, reader.fps, num_views)
+            return np.unique(np.concatenate(windows))
+        union, frames = reader.read_planned(plan)
+        return windows, union, frames
 
     def rate_for(self, results: Mapping[str, Any], rng: np.random.Generator) -> int:
         """The sampling rate of this item: a random one in a multigrid short cycle, as PaddleVideo draws it."""
@@ -96,9 +122,7 @@ class DecodeSampler:
 
     def __call__(self, results: Dict[str, Any]) -> Dict[str, Any]:
         with open_video(results["filename"], self.backend_for(results), self.num_threads) as reader:
-            self.check_length(reader)
-            index = self.indices(reader.num_frames, reader.fps, results)
-            results["imgs"] = reader.read(index)
+            index, results["imgs"] = self.read_clip(reader, results)
             results["frame_indices"] = index
             results["fps"] = reader.fps
             results["video_frames"] = reader.num_frames

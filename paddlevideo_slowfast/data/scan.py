@@ -1,8 +1,10 @@
 """Pre-check every video a config's train/valid/test lists name, on all cores, before a long run meets them.
 
-Each video is opened with the configured decoder, its frame count and fps read, and the first and last frame a
-clip may need decoded (train/valid: the first and last frame; test: the start of the first view window and the
-end of the last), which catches missing, empty, non-video, truncated, corrupt and undecodable files.
+Each video is opened with the configured decoder, its frame count and fps read, and frames decoded under the
+usability rule of `sampling` (the same code test and predict read through): a video only the test list names
+gets exactly the frames of its test views; any other the first and last frame (a clip may need any). This
+catches missing, empty, non-video, truncated, corrupt and undecodable files, and accepts a stream-copied cut
+whose container declares more frames than decode (`frames` is what decodes, `declared` what it claims).
 """
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
 
 from ..config import get
 from ..errors import VideoDecodeError
@@ -30,6 +34,7 @@ class VideoCheck:
     reason: str = ""
     frames: int = 0
     fps: float = 0.0
+    declared: int = 0
     modes: List[str] = field(default_factory=list)
 
     @property
@@ -38,17 +43,17 @@ class VideoCheck:
 
 
 def check_video(path: str, backend: str = "opencv", views: Optional[Tuple[DecodeSampler, int]] = None) -> VideoCheck:
-    """Open `path`, read count and fps, decode the first and last frame a clip (or the test views) may need."""
+    """Open `path`, read count and fps, decode the frames of its test views (`views`: sampler, count), else the
+    first and last frame."""
     result = VideoCheck(path)
     try:
         with open_video(path, backend) as reader:
-            result.frames, result.fps = reader.num_frames, reader.fps
-            first, last = 0, reader.num_frames - 1
+            result.frames, result.declared, result.fps = reader.num_frames, reader.declared_frames, reader.fps
             if views is not None:
-                windows = views[0].view_indices(reader.num_frames, reader.fps, views[1])
-                first, last = int(windows[0][0]), int(windows[-1][-1])
-            reader.read([first])
-            reader.read([last])
+                views[0].read_views(reader, views[1])
+            else:
+                reader.read_planned(lambda count: np.array([0, count - 1]))
+            result.frames = reader.num_frames
     except VideoDecodeError as exc:
         result.reason = exc.reason
     return result
@@ -130,6 +135,10 @@ def summary_lines(lists: Mapping[str, Sequence[Tuple[str, int]]], checks: Sequen
     good = [c for c in checks if c.ok]
     hours = sum(c.frames / c.fps for c in good if c.fps > 0) / 3600
     lines.append(f"distinct videos: {len(checks)}, readable: {len(good)} ({hours:.2f} h), bad: {len(checks) - len(good)}")
+    short = sum(1 for c in good if c.frames < c.declared)
+    if short:
+        lines.append(f"  {short} readable video(s) decode fewer frames than their container declares (stream-copied "
+                     "cuts?): clips use the frames that decode")
     reasons: Dict[str, int] = {}
     for check in checks:
         if not check.ok:

@@ -192,10 +192,17 @@ def _write_batch(jobs: List[Tuple[str, str, int, int]], spec: Dict, root: str) -
 
 def make_embedded_dataset(out: Union[str, Path], *, seed: int = 0, classes: Optional[Sequence[str]] = None,
                           size: int = 64, frames: int = 48, fps: int = 30, train_per_class: int = 60,
-                          val_per_class: int = 15, crf: int = 20, workers: Optional[int] = None) -> Path:
-    """Generate the dataset into `out` (written to a temporary sibling, then renamed into place)."""
+                          val_per_class: int = 15, crf: int = 20, workers: Optional[int] = None,
+                          force: bool = False) -> Path:
+    """Generate the dataset into `out` (written to a temporary sibling, then renamed into place).
+
+    An existing `out` is replaced only when it is empty or was written here (its `dataset.json` is ours), or with
+    `force`: a folder of someone's own files is never deleted by mistake."""
     spec = _spec(seed, classes, size, frames, fps, train_per_class, val_per_class, crf)
     out = Path(out).expanduser().resolve()
+    if not force and (out.exists() or out.is_symlink()) and not _replaceable(out):
+        raise ConfigError(f"{out} exists and was not written by make-data: refusing to replace it", key="--out",
+                          expected="a new or empty folder, one written by make-data, or --force to replace it")
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
@@ -211,13 +218,28 @@ def make_embedded_dataset(out: Union[str, Path], *, seed: int = 0, classes: Opti
             (staging / f"{split}.list").write_text("\n".join(lines) + "\n", encoding="utf-8")
         (staging / "label_names.txt").write_text("\n".join(spec.classes) + "\n", encoding="utf-8")
         (staging / "dataset.json").write_text(json.dumps(spec.to_dict(), indent=2) + "\n", encoding="utf-8")
-        if out.exists():
+        if out.is_dir() and not out.is_symlink():
             shutil.rmtree(out)
+        elif out.exists() or out.is_symlink():
+            out.unlink()
         os.replace(staging, out)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return out
+
+
+def _replaceable(folder: Path) -> bool:
+    """An empty folder, or one whose `dataset.json` is a spec written by `make_embedded_dataset` (the mark)."""
+    if not folder.is_dir() or folder.is_symlink():
+        return False
+    if not any(folder.iterdir()):
+        return True
+    try:
+        stamp = json.loads((folder / "dataset.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(stamp, dict) and {"seed", "classes", "size", "frames", "version"} <= set(stamp)
 
 
 def _spec(seed, classes, size, frames, fps, train_per_class, val_per_class, crf) -> EmbeddedSpec:

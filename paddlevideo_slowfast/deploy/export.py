@@ -6,7 +6,9 @@ its PIR program (`model.json`); `legacy=True` writes the `.pdmodel` ProgramDesc 
 FastDeploy and Paddle Lite read, by running the same export under `FLAGS_enable_pir_api=0`
 (`paddle.pir_utils.OldIrGuard`, which flips the flag and the static-graph mode in-process).
 BatchNorm is folded into the convolutions first (fold.py), and the exported program is run once by Paddle
-Inference against the dygraph model (`EXPORT.check`). `infer_cfg.yml` goes beside the model.
+Inference against the dygraph model (`EXPORT.check`), and so is the ONNX conversion with onnxruntime when it is
+installed. A Slow-only or Fast-only backbone (its `PATHWAYS`) is exported with the one input it reads.
+`infer_cfg.yml` goes beside the model.
 """
 from __future__ import annotations
 
@@ -22,7 +24,8 @@ from paddle import nn
 
 from ..config import get
 from ..errors import ConfigError
-from .infer_cfg import MODEL_FORMATS, PARAMS_SUFFIX, InferConfig, from_training_config
+from .infer_cfg import (MODEL_FORMATS, PARAMS_SUFFIX, PATHWAYS, InferConfig, config_label_names,
+                        from_training_config)
 
 MODEL_STEM = "model"
 PADDLEVIDEO_INPUT_NAMES = ("slow_input", "fast_input")
@@ -63,17 +66,25 @@ class ExportResult:
     onnx_file: Optional[Path] = None
     folded_bn: int = 0
     max_abs_diff: Optional[float] = None  # Paddle Inference (oneDNN) vs dygraph on a random clip
+    onnx_max_abs_diff: Optional[float] = None  # onnxruntime vs dygraph, when onnxruntime is installed
 
 
 class SlowFastInference(nn.Layer):
-    """forward(slow, fast) = PaddleVideo's `model([slow, fast], mode='infer')`: what the two InputSpecs describe."""
+    """forward(slow, fast) = PaddleVideo's `model([slow, fast], mode='infer')`: what the InputSpecs describe.
 
-    def __init__(self, net: nn.Layer):
+    `pathways` are the clips the backbone reads (0 slow, 1 fast); a one-pathway model takes that clip alone
+    (jit.save keeps only inputs the output depends on, and refuses the others)."""
+
+    def __init__(self, net: nn.Layer, pathways: Tuple[int, ...] = (0, 1)):
         super().__init__()
         self.net = net
+        self.pathways = tuple(pathways)
 
-    def forward(self, slow: paddle.Tensor, fast: paddle.Tensor) -> paddle.Tensor:
-        return self.net([slow, fast], mode="infer")
+    def forward(self, first: paddle.Tensor, second: Optional[paddle.Tensor] = None) -> paddle.Tensor:
+        clips: List[Optional[paddle.Tensor]] = [None, None]
+        for p, clip in zip(self.pathways, (first, second)):
+            clips[p] = clip
+        return self.net(clips, mode="infer")
 
 
 def build_for_export(cfg: Mapping[str, Any], weights: Optional[str]) -> nn.Layer:
@@ -90,10 +101,17 @@ def build_for_export(cfg: Mapping[str, Any], weights: Optional[str]) -> nn.Layer
 
 
 def example_clips(info: InferConfig, batch: int = 1, seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
-    """Random normalised clips of the exported shapes (a dynamic H, W uses 224)."""
+    """Random normalised (slow, fast) clips of the exported shapes (a dynamic H, W uses 224)."""
     rng = np.random.default_rng(seed)
-    shapes = [[batch] + [d if d > 0 else 224 for d in spec["shape"][1:]] for spec in info.inputs]
+    size = info.crop_size or 224
+    shapes = [[batch, 3, info.num_frames // info.alpha, size, size], [batch, 3, info.num_frames, size, size]]
     return tuple(rng.standard_normal(shape).astype(np.float32) for shape in shapes)
+
+
+def model_inputs(info: InferConfig, slow: np.ndarray, fast: np.ndarray) -> List[np.ndarray]:
+    """The clips the exported model takes, in the order of `info.inputs`."""
+    clips = dict(zip(PATHWAYS, (slow, fast)))
+    return [clips[p] for p in info.pathways]
 
 
 def export_model(cfg: Mapping[str, Any], weights: Optional[str], output_dir: Any,
@@ -109,15 +127,17 @@ def export_model(cfg: Mapping[str, Any], weights: Optional[str], output_dir: Any
     model_format = "legacy" if options.legacy else "pir"
     model_file = f"{options.stem}{MODEL_FORMATS[model_format]}"
     params_file = f"{options.stem}{PARAMS_SUFFIX}"
-    info = from_training_config(cfg, model_file=model_file, params_file=params_file, model_format=model_format,
-                                input_names=options.input_names, dynamic_hw=options.dynamic_hw,
-                                label_names=label_names if label_names is not None else _label_names(cfg))
     if model is None:
         model = build_for_export(cfg, weights)
     elif model.training:
         raise ValueError("export_model needs an eval-mode model")
     else:
         model = copy.deepcopy(model)  # BN folding edits the layers: the caller's model stays as it was
+    pathways = tuple(getattr(getattr(model, "backbone", None), "PATHWAYS", (0, 1)))
+    info = from_training_config(cfg, model_file=model_file, params_file=params_file, model_format=model_format,
+                                input_names=options.input_names, dynamic_hw=options.dynamic_hw,
+                                label_names=label_names if label_names is not None else config_label_names(cfg),
+                                pathways=pathways)
     _check_classes(model, info)
 
     slow, fast = example_clips(info)
@@ -133,7 +153,7 @@ def export_model(cfg: Mapping[str, Any], weights: Optional[str], output_dir: Any
              for spec in info.inputs]
     for suffix in MODEL_FORMATS.values():  # a previous export in the other format would make the folder ambiguous
         (output_dir / f"{options.stem}{suffix}").unlink(missing_ok=True)
-    net = SlowFastInference(model)  # built outside the guard: to_static wants layers made in dygraph mode
+    net = SlowFastInference(model, pathways)  # built outside the guard: to_static wants layers made in dygraph mode
     guard = paddle.pir_utils.OldIrGuard() if options.legacy else contextlib.nullcontext()
     with guard:
         static = paddle.jit.to_static(net, input_spec=specs, full_graph=True)
@@ -144,36 +164,40 @@ def export_model(cfg: Mapping[str, Any], weights: Optional[str], output_dir: Any
         raise ConfigError(f"paddle.jit.save did not write {model_file}", file=str(output_dir),
                           expected=f"{model_format} format ({model_file})")
 
+    names = [spec["name"] for spec in info.inputs]
+    feeds = model_inputs(info, slow, fast)
     if options.check:
         from .runtime import PaddleRunner
 
-        runner = PaddleRunner(result.model_file, result.params_file, input_names=options.input_names,
-                              onednn=True)
-        result.max_abs_diff = float(np.abs(runner(slow, fast) - reference).max())
-        if not result.max_abs_diff <= CHECK_TOLERANCE:
-            raise ConfigError(f"the exported model differs from dygraph by {result.max_abs_diff:.3g} (max abs, "
-                              f"probabilities)", file=str(result.model_file), key="EXPORT.check",
-                              expected=f"<= {CHECK_TOLERANCE}; please report it (EXPORT.check: false skips the check)")
+        runner = PaddleRunner(result.model_file, result.params_file, input_names=names, onednn=True)
+        result.max_abs_diff = _parity(runner(*feeds), reference, result.model_file)
     if options.onnx:
-        from .onnx import convert_to_onnx
+        from .onnx import convert_to_onnx, onnxruntime_available
 
         result.onnx_file = convert_to_onnx(result.model_file, result.params_file, output_dir / f"{options.stem}.onnx")
         info.onnx_file = result.onnx_file.name
+        if options.check and onnxruntime_available():
+            from .onnx import OnnxRunner
+
+            result.onnx_max_abs_diff = _parity(OnnxRunner(result.onnx_file, input_names=names)(*feeds), reference,
+                                               result.onnx_file)
     info.extra.update(paddle_version=paddle.__version__, folded_batchnorms=folded,
                       check_max_abs_diff=result.max_abs_diff)
+    if result.onnx_max_abs_diff is not None:
+        info.extra["onnx_check_max_abs_diff"] = result.onnx_max_abs_diff
     if options.write_infer_cfg:
         result.infer_cfg = info.write(output_dir)
     return result
 
 
-def _label_names(cfg: Mapping[str, Any]) -> Optional[List[str]]:
-    """Class names from `DATASET.test.label_file` (one name per line, or `index name`), when it is set."""
-    label_file = get(cfg, "DATASET.test.label_file", None)
-    if not label_file:
-        return None
-    from ..data import read_label_names
-
-    return read_label_names(str(label_file))
+def _parity(output: np.ndarray, reference: np.ndarray, exported: Path) -> float:
+    """Max abs difference of an exported model's probabilities from dygraph's; ConfigError above the bound."""
+    diff = float(np.abs(output - reference).max())
+    if not diff <= CHECK_TOLERANCE:
+        raise ConfigError(f"the exported model differs from dygraph by {diff:.3g} (max abs, probabilities)",
+                          file=str(exported), key="EXPORT.check",
+                          expected=f"<= {CHECK_TOLERANCE}; please report it (EXPORT.check: false skips the check)")
+    return diff
 
 
 def _check_classes(model: nn.Layer, info: InferConfig) -> None:

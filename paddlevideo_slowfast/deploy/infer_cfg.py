@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import yaml
 
@@ -21,6 +21,7 @@ FORMAT_VERSION = 1
 # pir: Paddle 3's program (.json); legacy: the ProgramDesc (.pdmodel) of Paddle Inference 2.x, FastDeploy, Lite
 MODEL_FORMATS = {"pir": ".json", "legacy": ".pdmodel"}
 PARAMS_SUFFIX = ".pdiparams"
+PATHWAYS = ("slow", "fast")  # the clip each pathway reads, by its index in the backbone's [slow, fast] input
 
 HEADER = ("# Written by `paddlevideo export`: everything `paddlevideo predict` needs to run this model on a video.\n"
           "# model_format pir = Paddle 3 program (.json); legacy = .pdmodel for Paddle Inference 2.x, FastDeploy,\n"
@@ -45,6 +46,7 @@ class InferConfig:
     output: str = "probabilities"
     onnx_file: Optional[str] = None
     model_name: str = "SlowFast"
+    pathways: List[str] = field(default_factory=lambda: list(PATHWAYS))  # the clip of each input: slow or fast
     extra: Dict[str, Any] = field(default_factory=dict)  # provenance: paddle version, folded BNs, parity check
 
     def label(self, class_id: int) -> str:
@@ -91,6 +93,11 @@ def read_infer_config(model_dir: Path) -> InferConfig:
         raise ConfigError(f"unknown model_format {values['model_format']!r}", file=str(path), key="model_format",
                           expected=" or ".join(MODEL_FORMATS))
     values["test_views"] = tuple(values.get("test_views") or (1, 1))
+    values["pathways"] = list(values.get("pathways") or PATHWAYS)
+    if len(values["pathways"]) != len(values["inputs"]) or not set(values["pathways"]) <= set(PATHWAYS):
+        raise ConfigError(f"pathways {values['pathways']} do not name the clip of each of the "
+                          f"{len(values['inputs'])} inputs", file=str(path), key="pathways",
+                          expected=f"one of {' or '.join(PATHWAYS)} per input")
     values["crop_size"] = values.get("crop_size")
     extra = {k: v for k, v in data.items() if k not in known and k != "format_version"}
     return InferConfig(**values, extra=extra)
@@ -138,8 +145,12 @@ def check_inference_section(cfg: Mapping[str, Any], alpha: int, num_frames: int,
 
 def from_training_config(cfg: Mapping[str, Any], *, model_file: str, params_file: str, model_format: str,
                          input_names: Tuple[str, str] = ("slow", "fast"), dynamic_hw: bool = False,
-                         label_names: Optional[List[str]] = None) -> InferConfig:
-    """The deployment record of a training config (ours or PaddleVideo's): test pipeline, views, classes."""
+                         label_names: Optional[List[str]] = None,
+                         pathways: Sequence[int] = (0, 1)) -> InferConfig:
+    """The deployment record of a training config (ours or PaddleVideo's): test pipeline, views, classes.
+
+    `pathways`: the backbone's PATHWAYS, the clips it reads (0 slow, 1 fast): a Slow-only or Fast-only model is
+    exported with that one input."""
     pipeline_cfg = get(cfg, "PIPELINE.test", None)
     if not isinstance(pipeline_cfg, Mapping):
         raise ConfigError("the config has no test pipeline", key="PIPELINE.test", file=_source(cfg),
@@ -153,8 +164,8 @@ def from_training_config(cfg: Mapping[str, Any], *, model_file: str, params_file
                                                                                         "alpha"),
                           expected=f"the same alpha in PIPELINE.test.transform.PackOutput")
     size = -1 if dynamic_hw else crop
-    inputs = [{"name": input_names[0], "shape": [-1, 3, num_frames // alpha, size, size]},
-              {"name": input_names[1], "shape": [-1, 3, num_frames, size, size]}]
+    frames = (num_frames // alpha, num_frames)
+    inputs = [{"name": input_names[p], "shape": [-1, 3, frames[p], size, size]} for p in pathways]
     views = (int(get(cfg, "DATASET.test.num_ensemble_views", 1) or 1),
              int(get(cfg, "DATASET.test.num_spatial_crops", 1) or 1))
     num_classes = get(cfg, "MODEL.head.num_classes", None)
@@ -162,15 +173,29 @@ def from_training_config(cfg: Mapping[str, Any], *, model_file: str, params_file
                        pipeline=_plain(pipeline_cfg), alpha=alpha, num_frames=num_frames,
                        crop_size=None if dynamic_hw else crop, test_views=views,
                        num_classes=int(num_classes) if num_classes is not None else None,
-                       label_names=label_names, model_name=str(get(cfg, "model_name", "SlowFast")))
+                       label_names=label_names, model_name=str(get(cfg, "model_name", "SlowFast")),
+                       pathways=[PATHWAYS[p] for p in pathways])
+
+
+def config_label_names(cfg: Mapping[str, Any]) -> Optional[List[str]]:
+    """Class names from `DATASET.test.label_file` (one name per line, or `index name`), when it is set."""
+    label_file = get(cfg, "DATASET.test.label_file", None)
+    if not label_file:
+        return None
+    from ..data import read_label_names
+
+    return read_label_names(str(label_file), key="DATASET.test.label_file",
+                            config_file=_source(get(cfg, "DATASET.test"), "label_file"))
 
 
 def _plain(node: Any) -> Any:
     if isinstance(node, AttrDict):
         return node.to_dict()
-    return copy.deepcopy(dict(node)) if isinstance(node, Mapping) else copy.deepcopy(node)
+    if isinstance(node, Mapping):  # any dict kind: PaddleVideo's AttrDict cannot be deep-copied
+        return {key: _plain(value) for key, value in node.items()}
+    return [_plain(value) for value in node] if isinstance(node, list) else copy.deepcopy(node)
 
 
 def _source(node: Any, key: Optional[str] = None) -> Optional[str]:
-    origin = getattr(node, "source_of", None)
-    return origin(key) if callable(origin) else None
+    origin = getattr(type(node), "source_of", None)  # the class: PaddleVideo's AttrDict raises KeyError on getattr
+    return origin(node, key) if callable(origin) else None

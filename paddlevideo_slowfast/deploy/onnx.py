@@ -14,7 +14,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..errors import ConfigError
-from .runtime import default_threads, order_inputs, stdout_to_stderr
+from .runtime import check_clip_count, default_threads, order_inputs, stdout_to_stderr
 
 OPSET = 13
 
@@ -35,16 +35,26 @@ def convert_to_onnx(model_file: Path, params_file: Path, onnx_file: Path, opset:
     return Path(onnx_file)
 
 
+def onnxruntime_available() -> bool:
+    """Whether onnxruntime imports (the `.[onnx]` extra)."""
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 class OnnxRunner:
-    """An onnxruntime CPU session fed (slow, fast) by input name; returns the probabilities."""
+    """An onnxruntime CPU session fed its clips ((slow, fast), or one) by input name; returns the probabilities."""
 
     def __init__(self, onnx_file: Path, input_names: Sequence[str] = ("slow", "fast"),
                  threads: Optional[int] = None):
         try:
             import onnxruntime as ort
         except ImportError:
-            raise ConfigError("running ONNX models needs onnxruntime", key="onnx_file",
-                              expected="pip install 'paddlevideo-slowfast[onnx]'") from None
+            raise ConfigError("running ONNX models needs onnxruntime, which is not installed", key="--runtime onnx",
+                              expected="pip install 'paddlevideo-slowfast[onnx]' (or onnxruntime), or --runtime "
+                              "paddle") from None
         options = ort.SessionOptions()
         options.intra_op_num_threads = int(threads or default_threads())
         options.inter_op_num_threads = 1
@@ -54,6 +64,8 @@ class OnnxRunner:
         names = [i.name for i in self.session.get_inputs()]
         self.input_names = order_inputs(names, input_names, where=str(onnx_file))
 
-    def __call__(self, slow: np.ndarray, fast: np.ndarray) -> np.ndarray:
-        feed = {name: np.ascontiguousarray(x, dtype=np.float32) for name, x in zip(self.input_names, (slow, fast))}
+    def __call__(self, *clips: np.ndarray) -> np.ndarray:
+        """Clips in the order of `input_names` -> (N, num_classes) probabilities."""
+        check_clip_count(clips, self.input_names)
+        feed = {name: np.ascontiguousarray(x, dtype=np.float32) for name, x in zip(self.input_names, clips)}
         return self.session.run(None, feed)[0]

@@ -2,7 +2,8 @@
 
 Reads `infer_cfg.yml` (or, for a model exported by PaddleVideo itself, derives the same record from its training
 config), builds the test pipeline, decodes each video once into its views, runs them through Paddle Inference
-in batches and averages the views' probabilities. Deterministic: the same file gives the same numbers.
+(or onnxruntime on the exported `model.onnx`) in batches and averages the views' probabilities. Deterministic:
+the same file gives the same numbers.
 """
 from __future__ import annotations
 
@@ -13,8 +14,11 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union
 import numpy as np
 
 from ..errors import ConfigError
-from .infer_cfg import INFER_CFG, InferConfig, find_model_files, from_training_config, read_infer_config
+from .infer_cfg import (INFER_CFG, PATHWAYS, InferConfig, config_label_names, find_model_files,
+                        from_training_config, read_infer_config)
 from .runtime import PaddleRunner
+
+RUNTIMES = ("paddle", "onnx")
 from .views import parse_views, timeline_views, video_views
 
 
@@ -43,12 +47,13 @@ class Predictor:
     model_dir: a folder written by `paddlevideo export`, or PaddleVideo's export (then `config` is its training
     config, a path or a loaded config). views: (temporal, spatial) per video or window, e.g. (10, 3) or "10x3".
     device, threads, onednn, trt: the runtime (runtime.py); batch_size: views per forward pass.
+    runtime: "paddle" (Paddle Inference) or "onnx" (onnxruntime on the CPU, the model.onnx of `export --format onnx`).
     """
 
     def __init__(self, model_dir: Union[str, Path], device: str = "cpu", threads: Optional[int] = None,
                  onednn: bool = True, *, config: Union[None, str, Path, Mapping[str, Any]] = None,
                  views: Union[str, Tuple[int, int]] = (1, 1), batch_size: int = 1, trt: Optional[str] = None,
-                 backend: Optional[str] = None):
+                 backend: Optional[str] = None, runtime: str = "paddle"):
         self.model_dir = Path(model_dir)
         self.info = self._infer_config(config)
         self.views = parse_views(views) if isinstance(views, str) else tuple(int(v) for v in views)
@@ -58,10 +63,26 @@ class Predictor:
 
         self.pipeline = build_pipeline(self.info.pipeline, where="PIPELINE.test")
         self._check_shapes()
+        self.runner = self._runner(runtime, device=device, threads=threads, onednn=onednn, trt=trt)
+
+    def _runner(self, runtime: str, *, device: str, threads: Optional[int], onednn: bool, trt: Optional[str]):
         names = tuple(spec["name"] for spec in self.info.inputs)
-        self.runner = PaddleRunner(self.model_dir / self.info.model_file, self.model_dir / self.info.params_file,
-                                   input_names=names, device=device, threads=threads, onednn=onednn, trt=trt,
-                                   max_batch=self.batch_size)
+        if runtime == "paddle":
+            return PaddleRunner(self.model_dir / self.info.model_file, self.model_dir / self.info.params_file,
+                                input_names=names, device=device, threads=threads, onednn=onednn, trt=trt,
+                                max_batch=self.batch_size)
+        if runtime != "onnx":
+            raise ConfigError(f"unknown runtime '{runtime}'", key="--runtime", expected=" or ".join(RUNTIMES))
+        if device != "cpu" or trt:
+            raise ConfigError("--runtime onnx runs on the CPU (onnxruntime's CPU provider)", key="--device",
+                              expected="--device cpu without --trt, or --runtime paddle")
+        if not self.info.onnx_file:
+            raise ConfigError(f"{self.model_dir} holds no ONNX model", file=str(self.model_dir / INFER_CFG),
+                              key="onnx_file", expected="a model exported with `paddlevideo export --format onnx`, "
+                              "or --runtime paddle")
+        from .onnx import OnnxRunner
+
+        return OnnxRunner(self.model_dir / self.info.onnx_file, input_names=names, threads=threads)
 
     def _infer_config(self, config: Union[None, str, Path, Mapping[str, Any]]) -> InferConfig:
         if not self.model_dir.is_dir():
@@ -80,14 +101,17 @@ class Predictor:
         from .export import PADDLEVIDEO_INPUT_NAMES
 
         return from_training_config(config, model_file=model_file, params_file=params_file,
-                                    model_format=model_format, input_names=PADDLEVIDEO_INPUT_NAMES)
+                                    model_format=model_format, input_names=PADDLEVIDEO_INPUT_NAMES,
+                                    label_names=config_label_names(config))
 
     def _check_shapes(self) -> None:
         """A model exported at a fixed crop must get that crop from the pipeline."""
         shapes = self.pipeline.clip_shapes()
         if shapes is None:
             return
-        for spec, shape in zip(self.info.inputs, shapes):
+        by_pathway = dict(zip(PATHWAYS, shapes))
+        for spec, pathway in zip(self.info.inputs, self.info.pathways):
+            shape = by_pathway[pathway]
             fixed = spec["shape"][1:]
             if any(d > 0 and d != s for d, s in zip(fixed, shape)):
                 raise ConfigError(f"the test pipeline makes {spec['name']} clips {list(shape)}, the model takes "
@@ -100,9 +124,11 @@ class Predictor:
         return [self.info.label(i) for i in range(classes)]
 
     def predict_clips(self, slow: np.ndarray, fast: np.ndarray) -> np.ndarray:
-        """Probabilities (V, num_classes) of V stacked views, run `batch_size` at a time."""
-        out = [self.runner(slow[i:i + self.batch_size], fast[i:i + self.batch_size])
-               for i in range(0, len(slow), self.batch_size)]
+        """Probabilities (V, num_classes) of V stacked views, run `batch_size` at a time (each input gets the clip
+        its pathway reads: infer_cfg.yml's `pathways`)."""
+        clips = dict(zip(PATHWAYS, (slow, fast)))
+        feeds = [clips[p] for p in self.info.pathways]
+        out = [self.runner(*(x[i:i + self.batch_size] for x in feeds)) for i in range(0, len(slow), self.batch_size)]
         return np.concatenate(out, axis=0)
 
     def predict(self, path: Union[str, Path], top_k: int = 5) -> Prediction:

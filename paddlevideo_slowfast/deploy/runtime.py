@@ -6,19 +6,19 @@ Settings and why (Paddle 3.3.1 on CPU; numbers in docs/benchmarks.md):
 - no `enable_memory_optim()`: on 3.3.1 it fails with "Not find predictor_id ... memory_optimize_pass".
 - IR optimisation on (the default): it places ops on oneDNN and fuses conv3d+bias; BN is folded at export.
 Paddle's C++ side prints oneDNN notes ("ReduceMeanCheckIfOneDNNSupport") on stdout while it builds and
-first runs a program; that stdout is sent to stderr here so that `predict --json` stays parseable.
+first runs a program; that stdout goes to stderr (or nowhere without --verbose) so that `predict --json` stays
+parseable: `stdout_to_stderr`, the process-wide helper of paddlevideo_slowfast/runtime.py.
 """
 from __future__ import annotations
 
-import contextlib
 import os
-import sys
 from pathlib import Path
-from typing import Iterator, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import CheckpointError, ConfigError
+from ..runtime import native_stdout_to_stderr as stdout_to_stderr
 
 DEVICES = ("cpu", "gpu")
 TRT_PRECISIONS = ("fp32", "fp16")
@@ -30,20 +30,6 @@ def default_threads() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux
         return max(1, os.cpu_count() or 1)
-
-
-@contextlib.contextmanager
-def stdout_to_stderr() -> Iterator[None]:
-    """Send file descriptor 1 to stderr for the block: C++ prints cannot be caught by Python."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        os.dup2(2, 1)
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
 
 
 def paddle_config(model_file: Path, params_file: Path, *, device: str = "cpu", threads: Optional[int] = None,
@@ -92,22 +78,29 @@ def _enable_tensorrt(config, precision: str, max_batch: int) -> None:
 
 
 class PaddleRunner:
-    """A Paddle Inference predictor fed (slow, fast) arrays by input name; returns the probabilities."""
+    """A Paddle Inference predictor fed its clips ((slow, fast), or the one clip of a one-pathway model) by input
+    name; returns the probabilities."""
 
     def __init__(self, model_file: Path, params_file: Path, input_names: Sequence[str] = ("slow", "fast"),
                  **options):
         import paddle.inference as pi
 
         with stdout_to_stderr():
-            self.predictor = pi.create_predictor(paddle_config(Path(model_file), Path(params_file), **options))
+            try:
+                self.predictor = pi.create_predictor(paddle_config(Path(model_file), Path(params_file), **options))
+            except (ValueError, RuntimeError, OSError) as exc:  # Paddle's parser refuses a corrupt or foreign file
+                detail = " ".join(str(exc).split())
+                raise CheckpointError(f"{model_file} + {params_file}",
+                                      reason=f"not a loadable Paddle Inference model: {detail}") from None
         names: List[str] = list(self.predictor.get_input_names())
         self.input_names = order_inputs(names, input_names, where=str(model_file))
         self.inputs = [self.predictor.get_input_handle(n) for n in self.input_names]
         self.output = self.predictor.get_output_handle(self.predictor.get_output_names()[0])
 
-    def __call__(self, slow: np.ndarray, fast: np.ndarray) -> np.ndarray:
-        """(N, C, T/alpha, H, W), (N, C, T, H, W) float32 -> (N, num_classes) probabilities."""
-        for handle, array in zip(self.inputs, (slow, fast)):
+    def __call__(self, *clips: np.ndarray) -> np.ndarray:
+        """Clips in the order of `input_names`, e.g. (N, C, T/alpha, H, W), (N, C, T, H, W) float32 -> (N, classes)."""
+        check_clip_count(clips, self.input_names)
+        for handle, array in zip(self.inputs, clips):
             array = np.ascontiguousarray(array, dtype=np.float32)
             handle.reshape(list(array.shape))
             handle.copy_from_cpu(array)
@@ -116,13 +109,23 @@ class PaddleRunner:
         return self.output.copy_to_cpu()
 
 
+def check_clip_count(clips: Sequence[np.ndarray], input_names: Sequence[str]) -> None:
+    if len(clips) != len(input_names):
+        raise ValueError(f"the model takes {len(input_names)} clips ({', '.join(input_names)}), got {len(clips)}")
+
+
 def order_inputs(names: Sequence[str], wanted: Sequence[str], where: str = "") -> List[str]:
-    """The model's two input names as [slow, fast]: by the expected names, else by 'slow'/'fast' in them."""
-    if len(names) != 2:
-        raise ConfigError(f"a SlowFast model has two inputs, this one has {len(names)}: {', '.join(names)}",
-                          file=where or None)
+    """The model's input names in the order of `wanted` (infer_cfg.yml's): by name, else by 'slow'/'fast' in them.
+
+    `wanted` is [slow, fast], or one name for a Slow-only or Fast-only model."""
+    if len(names) != len(wanted):
+        raise ConfigError(f"the model has {len(names)} input(s) ({', '.join(names)}), {len(wanted)} were expected "
+                          f"({', '.join(wanted)})", file=where or None,
+                          expected="the infer_cfg.yml written with this model")
     if set(names) == set(wanted):
         return list(wanted)
+    if len(names) == 1:
+        return list(names)
     slow = [n for n in names if "slow" in n.lower()]
     fast = [n for n in names if "fast" in n.lower()]
     if len(slow) == 1 and len(fast) == 1 and slow != fast:

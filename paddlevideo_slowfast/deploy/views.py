@@ -16,6 +16,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 import numpy as np
 
 from ..data import Compose, decode_once_views, open_video
+from ..data.decoders import FramesEnded
 from ..data.sampling import DecodeSampler, clip_indices, clip_span
 from ..errors import ConfigError
 
@@ -91,26 +92,40 @@ def timeline_views(pipeline: Compose, path: str, seconds: float, views: Tuple[in
     num_views, num_crops = views
     base = _results(path, backend)
     with open_video(path, sampler.backend_for(base), sampler.num_threads) as reader:
-        fps, video_frames = reader.fps, reader.num_frames
-        plan = window_indices(video_frames, fps, seconds, sampler, num_views)
-        last_use: Dict[int, int] = {}
-        for w, (_, _, clips) in enumerate(plan):
-            for index in np.concatenate(clips).tolist():
-                last_use[index] = w
-        union = np.array(sorted(last_use), dtype=np.int64)
-        cache: Dict[int, np.ndarray] = {}
-        done = 0  # union[:done] have been decoded: reading in index order never goes back
-        for w, (start, end, clips) in enumerate(plan):
-            needed = np.unique(np.concatenate(clips))
-            upto = int(np.searchsorted(union, needed[-1], side="right"))
-            if upto > done:
-                cache.update(zip(union[done:upto].tolist(), reader.read(union[done:upto])))
-                done = upto
-            slow, fast = _window_views(prefix, per_view, base, cache, clips, num_crops, fps, video_frames)
-            for index in needed.tolist():
-                if last_use[index] == w:
-                    del cache[index]
-            yield Window(start, end, slow, fast)
+        fps, first = reader.fps, 0
+        while True:
+            sampler.check_length(reader)
+            plan = window_indices(reader.num_frames, fps, seconds, sampler, num_views)
+            try:
+                for window in _walk(reader, plan, first, prefix, per_view, base, num_crops):
+                    yield window
+                    first += 1
+                return
+            except FramesEnded:  # fewer frames decode than declared: plan the windows not yet given again
+                continue
+
+
+def _walk(reader, plan, first: int, prefix, per_view, base: Dict[str, Any], num_crops: int) -> Iterator[Window]:
+    """The windows `plan[first:]`, each frame decoded once and kept until the last window that uses it."""
+    fps, video_frames = reader.fps, reader.num_frames
+    last_use: Dict[int, int] = {}
+    for w, (_, _, clips) in enumerate(plan[first:], start=first):
+        for index in np.concatenate(clips).tolist():
+            last_use[index] = w
+    union = np.array(sorted(last_use), dtype=np.int64)
+    cache: Dict[int, np.ndarray] = {}
+    done = 0  # union[:done] have been decoded: reading in index order never goes back
+    for w, (start, end, clips) in enumerate(plan[first:], start=first):
+        needed = np.unique(np.concatenate(clips))
+        upto = int(np.searchsorted(union, needed[-1], side="right"))
+        if upto > done:
+            cache.update(zip(union[done:upto].tolist(), reader.read(union[done:upto])))
+            done = upto
+        slow, fast = _window_views(prefix, per_view, base, cache, clips, num_crops, fps, video_frames)
+        for index in needed.tolist():
+            if last_use[index] == w:
+                del cache[index]
+        yield Window(start, end, slow, fast)
 
 
 def _window_views(prefix, per_view, base: Dict[str, Any], cache: Dict[int, np.ndarray], clips: List[np.ndarray],

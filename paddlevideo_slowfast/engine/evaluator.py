@@ -12,6 +12,10 @@ from typing import Any, Dict, Optional, Sequence
 import numpy as np
 
 from ..config import AttrDict, get
+from ..runtime import output_folder, select_device
+from .logging import Progress
+
+QUIET_METRIC = 0  # a metric's log_interval that silences its own per-batch line: Progress reports instead
 
 
 def _label_names(loader: Any) -> Optional[Sequence[str]]:
@@ -21,6 +25,13 @@ def _label_names(loader: Any) -> Optional[Sequence[str]]:
 def _paths(loader: Any, index: np.ndarray) -> list:
     info = getattr(getattr(loader, "dataset", None), "info", None)
     return [info[int(i)]["filename"] if info is not None else f"video {int(i)}" for i in index]
+
+
+def _length(loader: Any) -> Optional[int]:
+    try:
+        return len(loader)
+    except TypeError:  # an iterable dataset without a length
+        return None
 
 
 def run_views(forward, slow, fast):
@@ -33,8 +44,9 @@ def run_views(forward, slow, fast):
 
 
 def evaluate(model, loader, *, mode: str = "valid", metric=None, forward=None,
-             log: Optional[logging.Logger] = None) -> Dict[str, Any]:
-    """Top-1/top-5 (and the unscored count) of `model` over `loader`; `forward` defaults to the eval model."""
+             log: Optional[logging.Logger] = None, progress_every: Optional[int] = None) -> Dict[str, Any]:
+    """Top-1/top-5 (and the unscored count) of `model` over `loader`; `forward` defaults to the eval model.
+    Progress: a bar on a terminal, else a line every `progress_every` batches (default a tenth) and the last."""
     import paddle
 
     from ..metrics import CenterCropMetric
@@ -42,8 +54,9 @@ def evaluate(model, loader, *, mode: str = "valid", metric=None, forward=None,
     log = log or logging.getLogger("paddlevideo_slowfast")
     was_training = model.training
     model.eval()
-    metric = metric or CenterCropMetric(label_names=_label_names(loader), log_interval=10 ** 9)
+    metric = metric or CenterCropMetric(label_names=_label_names(loader), log_interval=QUIET_METRIC)
     forward = forward or (lambda clips: model(clips, mode="test"))
+    progress = Progress(_length(loader), mode, every=progress_every, log=log)
     with paddle.no_grad():
         for i, batch in enumerate(loader):
             slow, fast, label = batch[0], batch[1], batch[2]
@@ -55,6 +68,8 @@ def evaluate(model, loader, *, mode: str = "valid", metric=None, forward=None,
             if len(batch) > (4 if mode == "test" else 3):
                 data["scored"] = batch[-1].numpy().reshape(-1)
             metric.update(i, data, probs.numpy())
+            progress.step()
+    progress.close()
     result = metric.accumulate()
     if was_training:
         model.train()
@@ -71,7 +86,6 @@ def test_model(cfg: AttrDict, weights: str, *, output: Optional[str] = None, acc
     from ..interop.weights import load_weights
     from ..metrics import build_metric
     from ..modeling import build_model
-    from .trainer import output_folder, select_device
 
     log = log or logging.getLogger("paddlevideo_slowfast")
     select_device(False)
@@ -81,14 +95,15 @@ def test_model(cfg: AttrDict, weights: str, *, output: Optional[str] = None, acc
     loader = build_dataloader(cfg, "test", seed=int(cfg.get("seed", 0)))
     metric_cfg = dict(get(cfg, "METRIC") or {"name": "MultiCropMetric"})
     metric_cfg.setdefault("label_names", _label_names(loader))
-    metric = build_metric(metric_cfg)
+    every = metric_cfg.get("log_interval")  # PaddleVideo's per-batch line interval, now the progress lines'
+    metric = build_metric({**metric_cfg, "log_interval": QUIET_METRIC})
     forward = None
     if accelerate:
-        from ..modeling.accelerate import accelerate_for_eval
+        from ..deploy.eval_predictor import accelerate_for_eval
 
         fast = accelerate_for_eval(model)
         forward = lambda clips: fast(clips, mode="test")  # noqa: E731
-    result = evaluate(model, loader, mode="test", metric=metric, forward=forward, log=log)
+    result = evaluate(model, loader, mode="test", metric=metric, forward=forward, log=log, progress_every=every)
     folder = Path(output) if output else output_folder(cfg) / "test"
     files = metric.save_report(folder)
     result["report"] = {k: str(v) for k, v in files.items()}

@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from ..config import AttrDict, get
 from ..errors import CheckpointError, ConfigError
+from ..runtime import output_folder, select_device
 from . import checkpoint as ckpt
 from .distributed import barrier, init_distributed, is_main_process, rank, world_size
+from .interrupt import Interrupted, deferred_interrupt, is_interrupt
 from .logging import Average, RunRecorder, format_eta, get_logger, progress_bar, setup_logging
 from .precise_bn import recompute_bn_stats
 from .seeding import derive_seed, rng_state, seed_everything, set_rng_state
@@ -29,28 +31,6 @@ class TrainOptions:
     output: Optional[str] = None
 
 
-def output_folder(cfg: AttrDict, override: Optional[str] = None) -> Path:
-    """`--output`, else `output_dir`, else `output/<model_name>` (PaddleVideo's layout)."""
-    folder = override or get(cfg, "output_dir")
-    return Path(folder) if folder else Path("output") / str(cfg.get("model_name", "model"))
-
-
-def select_device(amp: bool) -> str:
-    """GPU when this Paddle build has one, else CPU; `--amp` needs the GPU (Paddle CPU has no bf16 conv3d)."""
-    import paddle
-
-    device = "gpu" if paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0 else "cpu"
-    if amp and device == "cpu":
-        raise ConfigError("--amp needs a GPU: Paddle 3.3.1 has no bfloat16 conv3d CPU kernel, so auto_cast "
-                          "would silently stay float32 on this machine", key="--amp",
-                          expected="run without --amp on CPU")
-    if device == "gpu":
-        paddle.set_device(f"gpu:{paddle.distributed.ParallelEnv().device_id}")
-    else:
-        paddle.set_device("cpu")
-    return device
-
-
 def accumulation_steps(cfg: AttrDict, batch_size: int) -> int:
     """Micro-batches per optimizer step from PaddleVideo's GRADIENT_ACCUMULATION.global_batch_size."""
     section = cfg.get("GRADIENT_ACCUMULATION") or {}
@@ -65,11 +45,27 @@ def accumulation_steps(cfg: AttrDict, batch_size: int) -> int:
     return global_batch // per_step
 
 
+def config_warnings(cfg: AttrDict, *, distributed: bool, device: str) -> List[str]:
+    """What the config asks for that this run cannot do, each as a log line (keys that would otherwise be ignored)."""
+    notes = []
+    if get(cfg, "sync_bn") and distributed and device != "gpu":
+        notes.append(f"sync_bn: true is ignored on {device}: Paddle's SyncBatchNorm has GPU kernels only, so each of "
+                     f"the {world_size()} processes uses plain BatchNorm over its own batch of "
+                     f"{get(cfg, 'DATASET.batch_size')} clips")
+    if cfg.get("MULTIGRID"):
+        notes.append("MULTIGRID is ignored: multigrid training is not implemented yet, so every step uses "
+                     "DATASET.batch_size and the PIPELINE's clip shape and the LR schedule is the plain one")
+    return notes
+
+
 def _resume_stem(cfg: AttrDict, folder: Path, resume: Optional[str]) -> Optional[Path]:
     """Which checkpoint to resume from: `--resume auto|PATH`, else PaddleVideo's `resume_epoch` key."""
     model_name = str(cfg.get("model_name", "model"))
     if resume == "auto":
-        latest = ckpt.latest_checkpoint(folder, model_name)
+        latest = ckpt.latest_loadable(folder, model_name)  # skipped files are logged with the reason
+        if latest is None:
+            get_logger().info("resume auto: no readable checkpoint of %s in %s; starting from scratch at epoch 1",
+                              model_name, folder)
         return latest[1] if latest else None
     if resume:
         path = Path(resume)
@@ -93,6 +89,11 @@ class Trainer:
         self.cfg, self.options = cfg, options
         self.distributed = init_distributed()
         self.folder = output_folder(cfg, options.output)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot write to the output folder {self.folder}: {exc.strerror or exc}",
+                              key="--output", expected="a folder this user may create and write") from None
         self.log = setup_logging(self.folder, str(cfg.get("log_level", "INFO")))
         self.device = select_device(options.amp)
         self.seed = int(options.seed if options.seed is not None else cfg.get("seed", 0))
@@ -100,9 +101,12 @@ class Trainer:
         self.model_name = str(cfg.get("model_name", "model"))
         self.epochs = int(cfg.epochs)
 
-        self.model = build_model(cfg.MODEL)
+        self.model = build_model(cfg.MODEL, seed=self.seed)  # the same seed on every rank: identical weights
         if get(cfg, "sync_bn") and self.distributed and self.device == "gpu":
             self.model = paddle.nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
+        if is_main_process():
+            for note in config_warnings(cfg, distributed=self.distributed, device=self.device):
+                self.log.warning(note)
         if options.weights:
             load_weights(self.model, options.weights, allow_head_reinit=True)
 
@@ -111,7 +115,7 @@ class Trainer:
         self.train_loader = build_dataloader(cfg, "train", seed=self.seed)
         self.valid_loader = build_dataloader(cfg, "valid", seed=self.seed) if options.validate else None
         self.iters_per_epoch = len(self.train_loader)
-        self.steps_per_epoch = max(1, self.iters_per_epoch // self.accum)
+        self.steps_per_epoch = max(1, -(-self.iters_per_epoch // self.accum))  # a partial last step counts
         self.optimizer, self.lr = build_optimizer(cfg.OPTIMIZER, self.model, num_iters=self.steps_per_epoch)
 
         self.start_epoch, self.global_step, self.best = 0, 0, -1.0
@@ -127,6 +131,7 @@ class Trainer:
             self.model, self.optimizer = paddle.amp.decorate(self.model, self.optimizer, level="O2")
         self.net = paddle.DataParallel(self.model) if self.distributed else self.model
         self.recorder = RunRecorder(self.folder)
+        self.stop = None  # set while `run` defers Ctrl-C to the next micro-batch
 
     def _resume(self, stem: Path) -> None:
         """Restore weights, optimizer, scheduler, counters and RNG from a checkpoint pair."""
@@ -148,6 +153,11 @@ class Trainer:
             self.optimizer.set_state_dict(state)
             self.start_epoch = int(str(stem).rsplit("_epoch_", 1)[-1]) if "_epoch_" in str(stem) else 0
             self.global_step = self.start_epoch * self.steps_per_epoch
+        if is_main_process():  # the interrupted run's records past this point are about to be written again
+            dropped = RunRecorder.rewind(self.folder, step=self.global_step, epoch=self.start_epoch)
+            if dropped:
+                self.log.info("metrics.jsonl: dropped %d records written after epoch %d by the interrupted run",
+                              dropped, self.start_epoch)
         self.log.info("resumed from %s at epoch %d (step %d)", stem, self.start_epoch, self.global_step)
 
     def _train_state(self, epoch: int) -> Dict[str, Any]:
@@ -176,7 +186,8 @@ class Trainer:
         return self.model.head.loss(self.net(batch[:2], mode="test"), batch[2:])
 
     def train_epoch(self, epoch: int) -> Dict[str, float]:
-        """One pass over the training loader; returns the epoch's mean loss/top-1/top-5."""
+        """One pass over the training loader (`epoch` counts from 0: logs call it epoch + 1); returns the epoch's
+        mean loss/top-1/top-5. Every gradient is applied by the epoch's end, so a resume from its checkpoint is exact."""
         import paddle
 
         seed_everything(derive_seed(self.seed, epoch, rank()))
@@ -189,24 +200,23 @@ class Trainer:
             self._write_samples(epoch)
         bar = progress_bar(self.iters_per_epoch, f"epoch {epoch + 1}/{self.epochs}")
         tic = time.time()
+        pending = 0  # micro-batches whose gradient is accumulated but not applied yet
         for i, batch in enumerate(self.train_loader):
+            if self.stop is not None and self.stop.requested:
+                raise KeyboardInterrupt
             stats["data_time"].update(time.time() - tic)
+            group = min(self.accum, self.iters_per_epoch - (i - i % self.accum))  # the last one may be partial
+            lr = float(self.optimizer.get_lr())  # the rate this micro-batch's step uses
             out = self._forward_loss(batch)
-            loss = out["loss"] / self.accum if self.accum > 1 else out["loss"]
+            loss = out["loss"] / group if group > 1 else out["loss"]  # the step's gradient: the group's mean
             if self.scaler is not None:
                 self.scaler.scale(loss).backward()
             else:
                 loss.backward()
-            if (i + 1) % self.accum == 0:
-                if self.scaler is not None:
-                    self.scaler.step(self.optimizer)
-                    self.scaler.update()
-                else:
-                    self.optimizer.step()
-                self.optimizer.clear_grad()
-                self.global_step += 1
-                if self.lr is not None and get(self.cfg, "OPTIMIZER.learning_rate.iter_step", True):
-                    self.lr.step()
+            pending += 1
+            if pending >= group:
+                self._apply_step()
+                pending = 0
             n = int(batch[0].shape[0])
             for key in ("loss", "top1", "top5"):
                 if key in out:
@@ -216,13 +226,27 @@ class Trainer:
                 bar.update(1)
                 bar.set_postfix(loss=f"{stats['loss'].last:.4f}")
             if i % interval == 0 or i == self.iters_per_epoch - 1:
-                self._log_iter(epoch, i, stats)
+                self._log_iter(epoch, i, stats, lr)
             tic = time.time()
+        if pending:  # the loader gave fewer batches than its length: never carry a gradient into the next epoch
+            self._apply_step()
         if bar is not None:
             bar.close()
         if self.lr is not None and not get(self.cfg, "OPTIMIZER.learning_rate.iter_step", True):
             self.lr.step()
         return {k: stats[k].mean for k in ("loss", "top1", "top5")}
+
+    def _apply_step(self) -> None:
+        """One optimizer step from the accumulated gradient, then clear it and advance the per-step schedule."""
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        self.optimizer.clear_grad()
+        self.global_step += 1
+        if self.lr is not None and get(self.cfg, "OPTIMIZER.learning_rate.iter_step", True):
+            self.lr.step()
 
     def _write_samples(self, epoch: int) -> None:
         """Append the dataset indices this rank trains on in `epoch` (one batch a line) to samples_rank<r>.txt."""
@@ -234,23 +258,23 @@ class Trainer:
             for batch in sampler:
                 handle.write(f"{epoch} " + " ".join(str(i[0] if isinstance(i, tuple) else i) for i in batch) + "\n")
 
-    def _log_iter(self, epoch: int, i: int, stats: Dict[str, Average]) -> None:
-        lr = float(self.optimizer.get_lr())
+    def _log_iter(self, epoch: int, i: int, stats: Dict[str, Average], lr: float) -> None:
         remaining = ((self.epochs - epoch) * self.iters_per_epoch - i - 1) * stats["batch_time"].mean
         bad = self.bad_videos()
         self.log.info("epoch %d/%d iter %d/%d loss %.4f top1 %.3f lr %.6f batch %.3fs data %.3fs eta %s bad videos %d",
                       epoch + 1, self.epochs, i + 1, self.iters_per_epoch, stats["loss"].last,
                       stats["top1"].last, lr, stats["batch_time"].last, stats["data_time"].last,
                       format_eta(remaining), bad)
-        self.recorder.record("train", self.global_step, {"loss": stats["loss"].last, "top1": stats["top1"].last,
-                                                         "top5": stats["top5"].last, "lr": lr})
+        self.recorder.record("train", self.global_step, {"epoch": epoch + 1, "loss": stats["loss"].last,
+                                                         "top1": stats["top1"].last, "top5": stats["top5"].last,
+                                                         "lr": lr})
 
     def bad_videos(self) -> int:
         dataset = getattr(self.train_loader, "dataset", None)
         return int(getattr(dataset, "bad_count", 0) or 0)
 
     def validate(self, epoch: int) -> Dict[str, float]:
-        """PreciseBN (when configured), then top-1/top-5 on the validation loader."""
+        """PreciseBN (when configured), then top-1/top-5 on the validation loader, after `epoch` (1-based) epochs."""
         from .evaluator import evaluate
 
         precise = self.cfg.get("PRECISEBN")
@@ -259,13 +283,46 @@ class Trainer:
                                       min(int(precise.num_iters_preciseBN), self.iters_per_epoch),
                                       lambda b: self.model.forward_net(b[:2]))
             self.log.info("PreciseBN: BN statistics recomputed over %d batches", used)
+        self.log.info("validation after epoch %d/%d", epoch, self.epochs)
         result = evaluate(self.model, self.valid_loader, mode="valid", log=self.log)
-        self.recorder.record("valid", self.global_step, result)
+        self.recorder.record("valid", self.global_step, {"epoch": epoch, **result})
         return result
 
     def _due(self, epoch: int, interval_key: str) -> bool:
+        """Whether `interval_key` (val_interval, save_interval) asks for work after `epoch` (1-based) epochs."""
         interval = int(self.cfg.get(interval_key, 1) or 1)
-        return epoch % interval == 0 or epoch == self.epochs - 1
+        return epoch % interval == 0 or epoch == self.epochs
+
+    def _last_checkpoint_line(self) -> str:
+        """The one line a Ctrl-C prints: where the newest complete checkpoint is, or that there is none."""
+        latest = ckpt.latest_checkpoint(self.folder, self.model_name)
+        if latest is None:
+            return f"interrupted; no complete checkpoint in {self.folder} yet"
+        epoch, stem = latest
+        return (f"interrupted; last complete checkpoint: {stem}.pdparams (after epoch {epoch}; "
+                "continue with --resume auto)")
+
+    def _epochs(self, summary: Dict[str, Any]) -> None:
+        """Epochs are numbered from 1 everywhere: `epoch` below is how many are done once it ends."""
+        for epoch in range(self.start_epoch + 1, self.epochs + 1):
+            start = time.time()
+            summary["train"] = self.train_epoch(epoch - 1)
+            self.epoch_done = epoch
+            self.log.info("epoch %d done in %.1fs: loss %.4f top1 %.4f, bad videos so far %d", epoch,
+                          time.time() - start, summary["train"]["loss"], summary["train"]["top1"], self.bad_videos())
+            self.recorder.record("epoch", epoch, {**summary["train"], "bad_videos": self.bad_videos()})
+            if self.valid_loader is not None and self._due(epoch, "val_interval"):
+                summary["valid"] = self.validate(epoch)
+                top1 = float(summary["valid"].get("top1", 0.0))
+                if top1 > self.best:
+                    self.best = top1
+                    self._save(None)
+                    self.log.info("best top1 %.4f at epoch %d", top1, epoch)
+            if self._due(epoch, "save_interval"):
+                self._save(epoch)
+            barrier()
+            if self.stop is not None and self.stop.requested:  # Ctrl-C during validation or saving
+                raise KeyboardInterrupt
 
     def run(self) -> Dict[str, Any]:
         """Train from `start_epoch` to `epochs`; returns the last epoch's train and validation numbers."""
@@ -273,23 +330,14 @@ class Trainer:
         self.log.info("training %s for %d epochs (%d iters/epoch, batch %d x %d processes, accumulation %d) on %s",
                       self.model_name, self.epochs, self.iters_per_epoch, self.batch_size, world_size(),
                       self.accum, self.device)
-        for epoch in range(self.start_epoch, self.epochs):
-            start = time.time()
-            summary["train"] = self.train_epoch(epoch)
-            self.epoch_done = epoch + 1
-            self.log.info("epoch %d done in %.1fs: loss %.4f top1 %.4f, bad videos so far %d", epoch + 1,
-                          time.time() - start, summary["train"]["loss"], summary["train"]["top1"], self.bad_videos())
-            self.recorder.record("epoch", epoch + 1, {**summary["train"], "bad_videos": self.bad_videos()})
-            if self.valid_loader is not None and self._due(epoch, "val_interval"):
-                summary["valid"] = self.validate(epoch)
-                top1 = float(summary["valid"].get("top1", 0.0))
-                if top1 > self.best:
-                    self.best = top1
-                    self._save(None)
-                    self.log.info("best top1 %.4f at epoch %d", top1, epoch + 1)
-            if self._due(epoch, "save_interval"):
-                self._save(epoch + 1)
-            barrier()
+        with deferred_interrupt() as self.stop:
+            try:
+                self._epochs(summary)
+            except BaseException as exc:
+                if not (self.stop.requested or is_interrupt(exc)):
+                    raise
+                self.recorder.close()
+                raise Interrupted(self._last_checkpoint_line()) from None
         self.recorder.close()
         summary["best_top1"] = self.best
         summary["output"] = str(self.folder)

@@ -10,7 +10,6 @@ import hashlib
 import http.client
 import logging
 import os
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -20,7 +19,8 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 import numpy as np
 
 from ..errors import CheckpointError
-from .numpy_pickle import load_numpy_pickle
+from .atomic_file import atomic_path
+from .numpy_pickle import load_paddle_pickle
 from .torch_zip import is_torch_file
 
 logger = logging.getLogger(__name__)
@@ -66,12 +66,11 @@ def download(url: str, *, sha256: Optional[str] = None, progress: bool = True) -
     if target.is_file() and (sha256 is None or file_sha256(target) == sha256):
         logger.info("using cached %s for %s", target, url)
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, partial = tempfile.mkstemp(dir=target.parent, prefix=target.name + ".", suffix=".part")
     digest, received = hashlib.sha256(), 0
     try:
         from tqdm import tqdm
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
+        with atomic_path(target) as partial, open(partial, "wb") as out, \
+                urllib.request.urlopen(url, timeout=60) as response:
             total = int(response.headers.get("Content-Length") or 0)
             with tqdm(total=total or None, unit="B", unit_scale=True, unit_divisor=1024, desc=name,
                       disable=not progress) as bar:
@@ -80,16 +79,12 @@ def download(url: str, *, sha256: Optional[str] = None, progress: bool = True) -
                     digest.update(chunk)
                     received += len(chunk)
                     bar.update(len(chunk))
-        if total and received != total:
-            raise CheckpointError(url, reason=f"download truncated: {received} of {total} bytes")
-        if sha256 and digest.hexdigest() != sha256:
-            raise CheckpointError(url, reason=f"sha256 mismatch: expected {sha256}, got {digest.hexdigest()}")
-        os.replace(partial, target)
+            if total and received != total:
+                raise CheckpointError(url, reason=f"download truncated: {received} of {total} bytes")
+            if sha256 and digest.hexdigest() != sha256:
+                raise CheckpointError(url, reason=f"sha256 mismatch: expected {sha256}, got {digest.hexdigest()}")
     except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
         raise CheckpointError(url, reason=f"download failed: {exc}") from None
-    finally:
-        if os.path.exists(partial):
-            os.unlink(partial)
     logger.info("downloaded %s to %s", url, target)
     return target
 
@@ -113,6 +108,20 @@ def _safetensors_numpy(path: PathLike) -> Any:
     return safetensors.numpy
 
 
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def read_safetensors(path: PathLike) -> Dict[str, np.ndarray]:
+    """Name -> array of a `.safetensors` file; a malformed one (bad header, offsets past the end, truncated) is a
+    one-line CheckpointError naming the file, not safetensors' traceback."""
+    module = _safetensors_numpy(path)
+    try:
+        return dict(module.load_file(str(path)))
+    except Exception as exc:  # safetensors' own SafetensorError, or OSError on an unreadable file
+        raise CheckpointError(str(path), reason=f"not a readable .safetensors file: {_one_line(exc)}") from None
+
+
 def _sniff(path: Path) -> str:
     if is_torch_file(path):
         return "torch"
@@ -131,11 +140,11 @@ def read_weights(path_or_url: PathLike, *, sha256: Optional[str] = None) -> Dict
         raise CheckpointError(str(path), reason="a PyTorch checkpoint: convert it first with "
                               "`paddlevideo convert --from pyslowfast|pytorchvideo SRC --to DST.pdparams`")
     if kind == "safetensors":
-        return dict(_safetensors_numpy(path).load_file(str(path)))
+        return read_safetensors(path)
     try:
-        data = load_numpy_pickle(path)
+        data = load_paddle_pickle(path)
     except Exception as exc:  # refused globals and corrupt pickles surface as many exception types
-        raise CheckpointError(str(path), reason=f"not a readable .pdparams file: {exc}") from None
+        raise CheckpointError(str(path), reason=f"not a readable .pdparams file: {_one_line(exc)}") from None
     if not isinstance(data, dict):
         raise CheckpointError(str(path), reason=f"holds a {type(data).__name__}, not a dict of weights")
     return {str(k): v for k, v in data.items() if isinstance(v, np.ndarray)}  # drops Paddle's name table
@@ -147,10 +156,13 @@ def save_weights(state: Mapping[str, Any], path: PathLike, *, metadata: Optional
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".safetensors":
-        _safetensors_numpy(path).save_file(arrays, str(path), metadata=metadata)
+        data = _safetensors_numpy(path).save(arrays, metadata=metadata)  # save_file would create it 0600
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(data)
         return
     import paddle
-    paddle.save({k: paddle.to_tensor(v) for k, v in arrays.items()}, str(path))
+    with atomic_path(path) as tmp:
+        paddle.save({k: paddle.to_tensor(v) for k, v in arrays.items()}, str(tmp))
 
 
 def _as_numpy(value: Any) -> np.ndarray:

@@ -79,7 +79,7 @@ class BaseMetric:
                  num_classes: Optional[int] = None, topk: Sequence[int] = (1, 5),
                  label_names: Union[None, str, Path, Sequence[str]] = None, softmax: Optional[bool] = None):
         self.data_size, self.batch_size = data_size, batch_size
-        self.log_interval = max(1, int(log_interval))
+        self.log_interval = max(0, int(log_interval or 0))  # 0: no per-batch line (the evaluator shows progress)
         self.num_classes = int(num_classes) if num_classes else None
         self.topk = [int(k) for k in topk]
         if isinstance(label_names, (str, Path)):
@@ -110,7 +110,7 @@ class BaseMetric:
             self.rest -= keep
         self.add(batch["scores"], batch["labels"], index=batch["index"], scored=batch["scored"],
                  names=batch["names"])
-        if batch_id % self.log_interval == 0:
+        if self.log_interval and batch_id % self.log_interval == 0:
             total = (f"/{self.data_size // (self.batch_size * self.world_size)}"
                      if self.data_size and self.batch_size else "")
             log.info("[TEST] processing batch %d%s", batch_id, total)

@@ -1,10 +1,9 @@
 """SlowFast models: importing this package registers the backbones, heads, recognizers and losses."""
 from . import backbone, head, losses, recognizer  # noqa: F401  (registration by decorator)
-from .accelerate import accelerate_for_eval, configure_cpu_threads
 from .builder import build_backbone, build_head, build_model
 from .flops import count_macs, count_parameters, profile
 from .init import initialize
 from .variants import create_model, variant_config, variant_names
 
 __all__ = ["build_model", "build_backbone", "build_head", "create_model", "variant_config", "variant_names",
-           "count_macs", "count_parameters", "profile", "initialize", "accelerate_for_eval", "configure_cpu_threads"]
+           "count_macs", "count_parameters", "profile", "initialize"]

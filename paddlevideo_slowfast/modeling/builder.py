@@ -70,13 +70,13 @@ def _source_of_errors(cfg: Mapping[str, Any]) -> Iterator[None]:
 
 
 def _source(cfg: Any, key: str) -> Optional[str]:
-    source_of = getattr(cfg, "source_of", None)
-    return source_of(key) if callable(source_of) else None
+    source_of = getattr(type(cfg), "source_of", None)  # the class: PaddleVideo's AttrDict raises KeyError on getattr
+    return source_of(cfg, key) if callable(source_of) else None
 
 
 def _path(cfg: Any, key: str, where: str) -> str:
-    path_of = getattr(cfg, "path_of", None)
-    return path_of(key) if callable(path_of) else f"{where}.{key}"
+    path_of = getattr(type(cfg), "path_of", None)
+    return path_of(cfg, key) if callable(path_of) else f"{where}.{key}"
 
 
 def _describe(cfg: Any, key: str, where: str) -> str:

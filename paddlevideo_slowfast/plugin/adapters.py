@@ -1,6 +1,8 @@
 """Our recognizer, dataset and metrics under PaddleVideo's calling conventions (what its trainer, tester and
 exporter pass and expect), where those differ from ours.
 
+- Config nodes: PaddleVideo's builders pass its own AttrDict nodes on (they cannot be deep-copied, and `getattr`
+  with a default raises on them); each adapter takes them as our AttrDict (`configs.our_config`).
 - Recognizer: PaddleVideo's config may name the backbone and head by their registered (suffixed) names; its
   test loop calls `model(batch, mode='test')` on our decode-once batches, whose clips are [B, V, C, T, H, W]
   (all V views of each video), and its validation loop calls `mode='valid'` on items that carry our `valid`
@@ -21,6 +23,7 @@ from ..metrics import CenterCropMetric, MultiCropMetric
 from ..modeling.recognizer import Recognizer3D
 from ..registry import PIPELINES
 from . import names
+from .configs import our_config, our_kwargs
 
 
 def _our_part(cfg: Optional[Mapping[str, Any]], kind: str) -> Optional[Mapping[str, Any]]:
@@ -30,7 +33,7 @@ def _our_part(cfg: Optional[Mapping[str, Any]], kind: str) -> Optional[Mapping[s
     ours = names.our_name(kind, cfg["name"])
     if ours == cfg["name"]:
         return cfg
-    part = copy.deepcopy(cfg)  # keeps the config node's file provenance for error messages
+    part = copy.deepcopy(cfg)  # our AttrDict (see our_config): keeps the node's file provenance for error messages
     part["name"] = ours
     return part
 
@@ -44,7 +47,9 @@ class PaddleVideoRecognizer3D(Recognizer3D):
 
     def __init__(self, backbone: Mapping[str, Any], head: Mapping[str, Any], runtime_cfg: Optional[Mapping] = None,
                  init_seed: int = 0):
-        super().__init__(_our_part(backbone, "BACKBONES"), _our_part(head, "HEADS"), runtime_cfg, init_seed)
+        backbone, head = our_config(backbone, "MODEL.backbone"), our_config(head, "MODEL.head")
+        super().__init__(_our_part(backbone, "BACKBONES"), _our_part(head, "HEADS"),
+                         our_config(runtime_cfg, "MODEL.runtime_cfg"), init_seed)
 
     def val_step(self, data_batch: Sequence[Any]) -> Dict[str, Any]:
         """Loss/top-1/top-5 over the readable items of a validation batch ({} when none is)."""
@@ -86,7 +91,7 @@ class PaddleVideoSFVideoDataset(SFVideoDataset):
     """Our SFVideoDataset built by PaddleVideo's `build_dataset` (its pipeline object, its sampler)."""
 
     def __init__(self, file_path: str, pipeline: Callable, **kwargs: Any):
-        super().__init__(file_path, our_pipeline(pipeline), **kwargs)
+        super().__init__(file_path, our_pipeline(our_config(pipeline, "PIPELINE")), **our_kwargs(kwargs, "DATASET"))
 
     def __getitem__(self, key: Any) -> Any:
         if self.mode == "train" and not isinstance(key, (tuple, list)):

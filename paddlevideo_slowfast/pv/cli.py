@@ -106,13 +106,14 @@ def _parallel() -> bool:
 def run_train(args: argparse.Namespace) -> int:
     from ..plugin.importer import submodule
     from .device import paddlevideo_device, resolve_device
+    from .safe_load import restricted_load
 
     pv, _, cfg = prepare(args)
     device = resolve_device(args.device)
     _seed(args.seed)
     amp_level = (args.amp_level or "O1") if args.amp else None
     module = submodule(pv, "tasks.train")
-    with paddlevideo_device(device, [module]):
+    with paddlevideo_device(device, [module]), restricted_load([module]):
         module.train_model(cfg, weights=args.weights, parallel=_parallel(), validate=args.validate,
                            use_amp=args.amp, amp_level=amp_level, max_iters=args.max_iters)
     print(f"training finished; checkpoints in {cfg.get('output_dir', f'./output/{cfg.model_name}')}")
@@ -122,12 +123,13 @@ def run_train(args: argparse.Namespace) -> int:
 def run_test(args: argparse.Namespace) -> int:
     from ..plugin.importer import submodule
     from .device import paddlevideo_device, resolve_device
+    from .safe_load import restricted_load
 
     pv, _, cfg = prepare(args)
     device = resolve_device(args.device)
     _seed(args.seed)
     module = submodule(pv, "tasks.test")
-    with paddlevideo_device(device, [module]):
+    with paddlevideo_device(device, [module]), restricted_load([module]):
         module.test_model(cfg, weights=args.weights, parallel=_parallel())
     return 0
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from video_corpus import BACKENDS
-from video_corpus import BROKEN
-from paddlevideo_slowfast.data.decoders import SEEK_GAP, open_video
+import logging
+
+from video_corpus import BACKENDS, BROKEN, distinct_frames, make_cut, make_good, make_rotated, reference_frames
+from paddlevideo_slowfast.data.decoders import SEEK_GAP, FramesEnded, open_video
+from paddlevideo_slowfast.data.video_writer import write_video
 from paddlevideo_slowfast.errors import VideoDecodeError
 from paddlevideo_slowfast.registry import DECODERS
 
@@ -57,8 +59,102 @@ def test_decoders_agree_on_other_rates_and_shapes(videos) -> None:
             np.testing.assert_array_equal(other, frames[0])
 
 
-def test_seek_gap_is_a_gop() -> None:
-    assert SEEK_GAP == 250
+@pytest.mark.parametrize("backend", ("opencv", "pyav"))
+def test_reads_seek_across_a_gap_longer_than_seek_gap(backend, tmp_path, monkeypatch) -> None:
+    """A forward jump past SEEK_GAP frames seeks; a shorter one decodes through; both give the right frames."""
+    path = make_good(tmp_path / "long.mp4", count=SEEK_GAP + 50, height=32, width=48, gop=SEEK_GAP + 50)
+    ref = reference_frames(path)
+    reader_type = DECODERS.get(backend)
+    seeks = []
+    real_seek = reader_type._seek
+    monkeypatch.setattr(reader_type, "_seek", lambda self, index: seeks.append(index) or real_seek(self, index))
+    with open_video(path, backend) as reader:
+        np.testing.assert_array_equal(reader.read([1, 40]), ref[[1, 40]])
+        assert seeks == [1]                                  # only to the first frame asked for
+        np.testing.assert_array_equal(reader.read([40 + SEEK_GAP + 2]), ref[[40 + SEEK_GAP + 2]])
+        assert seeks == [1, 40 + SEEK_GAP + 2]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_one_frame_video_reads_again(backend, tmp_path) -> None:
+    path = make_good(tmp_path / "one.mp4", count=1)
+    with open_video(path, backend) as reader:
+        assert reader.num_frames == 1
+        first = reader.read([0])
+        np.testing.assert_array_equal(reader.read([0, 0]), np.concatenate([first, first]))
+
+
+@pytest.fixture(scope="module")
+def cut(tmp_path_factory):
+    """A stream-copied cut (edit list hiding 15 pre-roll frames): 120 frames declared, 105 decode."""
+    folder = tmp_path_factory.mktemp("cut")
+    path = make_cut(folder / "cut.mp4", make_good(folder / "source.mp4", count=180, gop=30))
+    return path, reference_frames(path)
+
+
+@pytest.mark.parametrize("backend", ("opencv", "pyav"))
+def test_a_cut_declaring_more_frames_than_decode_reads_the_frames_that_do(backend, cut, caplog) -> None:
+    path, ref = cut
+    assert len(ref) == 105
+    with open_video(path, backend) as reader:
+        assert reader.num_frames == reader.declared_frames == 120     # the mismatch is really there
+        with pytest.raises(FramesEnded, match="105 of 120"):
+            reader.read([0, 119])
+        assert reader.num_frames == 105
+    with caplog.at_level(logging.INFO, logger="paddlevideo_slowfast.data"), open_video(path, backend) as reader:
+        index, frames = reader.read_planned(lambda count: np.array([0, count // 2, count - 1]))
+        assert index.tolist() == [0, 52, 104]
+        np.testing.assert_array_equal(frames, ref[index])
+        np.testing.assert_array_equal(reader.read([3, 104]), ref[[3, 104]])
+
+
+def test_decord_refuses_a_cut_it_would_misnumber(cut) -> None:
+    """decord counts the 15 hidden frames and returns frames shifted by them after a seek: refused, with why."""
+    import decord
+
+    assert len(decord.VideoReader(str(cut[0]))) == 120
+    with pytest.raises(VideoDecodeError, match="decord misnumbers.*hides its first 15 frames.*pyav or opencv"):
+        open_video(cut[0], "decord")
+
+
+@pytest.mark.parametrize("suffix, codec", [(".mkv", "libx264"), (".webm", "libvpx-vp9")])
+def test_mkv_and_webm_frame_counts(suffix, codec, tmp_path) -> None:
+    import av
+
+    if codec not in av.codecs_available:
+        pytest.skip(f"this PyAV cannot encode {codec}")
+    path = write_video(tmp_path / f"v{suffix}", distinct_frames(20), codec=codec, crf=None if "vpx" in codec else 20)
+    with av.open(str(path)) as container:
+        assert container.streams.video[0].frames == 0               # the container really declares no count
+    ref = reference_frames(path)
+    for backend in BACKENDS:
+        with open_video(path, backend) as reader:
+            assert reader.num_frames == 20, backend
+            np.testing.assert_array_equal(reader.read([0, 19]), ref[[0, 19]])
+
+
+@pytest.mark.parametrize("degrees", [90, -90, 180])
+def test_rotation_metadata_is_applied_by_every_backend(degrees, tmp_path) -> None:
+    import av
+
+    path = make_rotated(tmp_path / f"rot{degrees}.mp4", degrees)
+    with av.open(str(path)) as container:
+        assert next(container.decode(video=0)).rotation % 360 == degrees % 360   # the side data is really there
+    upright = reference_frames(path)[[0, 7]]
+    expected = np.rot90(upright, degrees // 90, axes=(1, 2))
+    for backend in BACKENDS:
+        with open_video(path, backend) as reader:
+            np.testing.assert_array_equal(reader.read([0, 7]), expected, err_msg=backend)
+
+
+def test_decord_on_av1_says_so_in_one_line(corpus) -> None:
+    if "av1" not in corpus:
+        pytest.skip("this PyAV cannot encode AV1")
+    with pytest.raises(VideoDecodeError) as err:
+        open_video(corpus["av1"], "decord")
+    reason = err.value.reason
+    assert "\n" not in reason and "DECORDError" not in reason and "github" not in reason
+    assert reason.startswith("decord cannot read this av1 video") and "pyav or opencv" in reason
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

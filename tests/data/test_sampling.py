@@ -16,11 +16,19 @@ def test_span_is_sampling_rate_frames_apart_at_target_fps() -> None:
     assert clip_span(32, 2, 25.0, target_fps=30) == pytest.approx(53.333, abs=1e-3)
 
 
-def test_test_windows_are_evenly_spaced_as_paddlevideo() -> None:
-    starts = [window_start(300, 64.0, view=v, num_views=10) for v in range(10)]
-    assert starts == pytest.approx([236 * v / 10 for v in range(10)])  # delta * i / num_views
-    index = clip_indices(starts[-1], 64.0, 32, 300)
-    assert index[0] == 212 and index[-1] == 275 and len(index) == 32
+@pytest.mark.parametrize("num_views, first_frames", [(1, [58]), (3, [19, 58, 96]),
+                                                      (10, [5, 17, 29, 40, 52, 63, 75, 87, 98, 110])])
+def test_test_windows_are_the_centres_of_equal_shares(num_views, first_frames) -> None:
+    """180 frames, 32 x 2 clip (64 frames, slack 116): view i starts at 116 (i + 0.5) / n; one view is the centre
+    clip (frames 58..121, not 0..63), and the views are symmetric about the middle of the video."""
+    sampler = DecodeSampler(num_frames=32, sampling_rate=2, test_mode=True)
+    views = sampler.view_indices(180, 30.0, num_views)
+    assert [int(v[0]) for v in views] == first_frames
+    assert [int(v[-1]) for v in views] == [f + 63 for f in first_frames]
+    centres = [(v[0] + v[-1]) / 2 for v in views]
+    assert centres == pytest.approx([179 - c for c in centres[::-1]], abs=1)
+    if num_views == 1:
+        assert centres[0] == pytest.approx(179 / 2, abs=0.5)
 
 
 def test_clip_indices_values_and_short_video_repeats_last_frame() -> None:
@@ -61,7 +69,7 @@ def test_test_mode_view_indices_match_per_view_calls(videos) -> None:
     for v, expected in enumerate(views):
         got = sampler.indices(64, 30.0, {"temporal_sample_index": v, "temporal_num_clips": 4})
         np.testing.assert_array_equal(got, expected)
-    assert views[0][0] == 0 and views[-1][0] == 36  # delta 48 * 3 / 4
+    assert views[0][0] == 6 and views[-1][0] == 42  # delta 48 * (i + 0.5) / 4
 
 
 def test_short_cycle_draws_the_rate_between_default_and_configured() -> None:

@@ -127,10 +127,19 @@ def test_flip_swaps_mirror_image_labels(lists) -> None:
     assert dataset[0][2].tolist() == [5]
 
 
-def test_precise_bn_subset(lists) -> None:
-    dataset = make(lists, "train", num_samples_precise_bn=2)
-    assert len(dataset) == 2
-    assert dataset[(0, 0)][2].tolist() == dataset[(0, 0)][2].tolist()
+def test_precise_bn_subset(tmp_path, videos) -> None:
+    """The subset is drawn per epoch from (seed, epoch): item k is the subset's k-th video, with its label."""
+    listing = tmp_path / "good.list"
+    listing.write_text(f"{videos['main']} 4\n{videos['portrait']} 9\n")
+    dataset = SFVideoDataset(str(listing), copy.deepcopy(TRAIN), num_samples_precise_bn=1, seed=7)
+    assert len(dataset) == 1
+    labels = set()
+    for epoch in range(6):
+        chosen = int(np.random.default_rng([7, epoch, 0xB4]).permutation(2)[0])
+        label = dataset[(0, epoch)][2].tolist()
+        assert label == [(4, 9)[chosen]]
+        labels.add(label[0])
+    assert labels == {4, 9}                                    # reshuffled on some pass
 
 
 def test_unknown_mode(lists) -> None:

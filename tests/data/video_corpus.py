@@ -86,6 +86,43 @@ def make_corpus(folder: Path, seed: int = 0) -> Dict[str, Path]:
     return out
 
 
+def make_cut(path: Path, source: Path, start: int = 45, keyframe: int = 30, stop: int = 150) -> Path:
+    """A stream-copied cut as `ffmpeg -ss -c copy` makes it: the packets of frames keyframe..stop-1 of `source`,
+    timestamps shifted so that frame `start` is at 0. The MP4 muxer writes an edit list that hides the
+    `start - keyframe` pre-roll frames: the container declares stop - keyframe frames, stop - start decode."""
+    import av
+
+    with av.open(str(source)) as inp, av.open(str(path), "w") as out:
+        stream = inp.streams.video[0]
+        copy = out.add_stream_from_template(stream)
+        step = int(round(1 / (stream.average_rate * stream.time_base)))
+        packets = [p for p in inp.demux(stream) if p.size and p.pts is not None]
+        base = packets[0].pts
+        for packet in packets:
+            if keyframe * step <= packet.pts - base < stop * step:
+                packet.pts -= base + start * step
+                packet.dts -= base + start * step
+                packet.stream = copy
+                out.mux(packet)
+    return path
+
+
+def make_rotated(path: Path, degrees: int, count: int = 12) -> Path:
+    """`distinct_frames(count)` stored upright with a display matrix saying: rotate `degrees` counter-clockwise."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        stream.set_display_rotation(degrees)
+        for frame in distinct_frames(count):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
 def reference_frames(path: Path) -> np.ndarray:
     """Every frame by a plain sequential PyAV decode (independent of the readers under test)."""
     import av

@@ -20,4 +20,8 @@ def tiny_overrides(label_file: Path) -> List[str]:
         f"PIPELINE.test.transform.MultiCrop.target_size={CROP}", f"PIPELINE.test.transform.PackOutput.alpha={ALPHA}",
         f"INFERENCE.num_frames={FRAMES}", f"INFERENCE.alpha={ALPHA}", f"INFERENCE.target_size={CROP}",
         f"+DATASET.test.label_file={label_file}",
+        # the training clips too: a config states one alpha, clip length and crop
+        *(f"PIPELINE.{mode}.{key}" for mode in ("train", "valid")
+          for key in (f"decode_sampler.num_frames={FRAMES}", f"transform.MultiCrop.target_size={CROP}",
+                      f"transform.PackOutput.alpha={ALPHA}")),
     ]

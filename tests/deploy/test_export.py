@@ -1,8 +1,9 @@
 """Export: files and infer_cfg.yml, Paddle Inference parity with dygraph (oneDNN on and off), legacy format,
-ONNX parity, dynamic H/W, and the consistency checks of the config."""
+ONNX parity (checked at export too), dynamic H/W, one-pathway models, and the consistency checks of the config."""
 from __future__ import annotations
 
 import copy
+import json
 
 import numpy as np
 import pytest
@@ -119,3 +120,76 @@ def test_label_count_must_match_the_classifier(tmp_path, tiny_cfg, tiny_model):
     with pytest.raises(ConfigError, match="3 label names for a 10-class model"):
         export_model(tiny_cfg, None, tmp_path, ExportOptions(check=False), model=tiny_model,
                      label_names=["a", "b", "c"])
+
+
+def test_onnx_is_checked_at_export(exported, tiny_cfg, tiny_model, tmp_path, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    from paddlevideo_slowfast.deploy import ExportOptions, export_model
+    from paddlevideo_slowfast.deploy import onnx as onnx_module
+
+    assert exported.onnx_max_abs_diff is not None and exported.onnx_max_abs_diff < TOLERANCE
+    assert read_infer_config(exported.model_dir).extra["onnx_check_max_abs_diff"] == exported.onnx_max_abs_diff
+
+    class Broken(onnx_module.OnnxRunner):  # a conversion that lost the softmax, say
+        def __call__(self, *clips):
+            return super().__call__(*clips) * 0.5
+
+    monkeypatch.setattr(onnx_module, "OnnxRunner", Broken)
+    with pytest.raises(ConfigError, match=r"differs from dygraph .*model\.onnx.*EXPORT\.check"):
+        export_model(tiny_cfg, None, tmp_path, ExportOptions(onnx=True), model=tiny_model)
+
+
+@pytest.mark.parametrize("backbone, pathway", [("ResNetSlowOnly", "slow"), ("ResNetFastOnly", "fast")])
+def test_one_pathway_models_export_with_their_one_input(backbone, pathway, tmp_path, repo_root, tiny_override_list,
+                                                         embedded, capfd):
+    """A Slow-only or Fast-only model reads one clip: exported (PIR + ONNX, and legacy) with that input alone,
+    recorded in infer_cfg.yml, and predict feeds it, in Paddle Inference and in onnxruntime."""
+    import paddle
+
+    from paddlevideo_slowfast.cli import main
+    from paddlevideo_slowfast.config import load_config
+    from paddlevideo_slowfast.deploy import ExportOptions, Predictor, export_model
+    from paddlevideo_slowfast.deploy.onnx import onnxruntime_available
+    from paddlevideo_slowfast.deploy.views import video_views
+    from paddlevideo_slowfast.modeling import build_model
+
+    cfg = load_config(str(repo_root / "configs" / "slowfast.yaml"),
+                      tiny_override_list + [f"MODEL.backbone.name={backbone}"])
+    model = build_model(cfg.MODEL)
+    model.eval()
+    result = export_model(cfg, None, tmp_path / "pir", ExportOptions(onnx=True), model=model)
+    frames = FRAMES // ALPHA if pathway == "slow" else FRAMES
+    info = read_infer_config(tmp_path / "pir")
+    assert info.inputs == [{"name": pathway, "shape": [-1, 3, frames, CROP, CROP]}] and info.pathways == [pathway]
+    assert result.max_abs_diff < TOLERANCE
+    legacy = export_model(cfg, None, tmp_path / "legacy", ExportOptions(legacy=True), model=model)
+    assert legacy.max_abs_diff < TOLERANCE and legacy.info.pathways == [pathway]
+
+    capfd.readouterr()  # the exports' notes
+    video = embedded / "val" / "left" / "0000.mp4"
+    predictor = Predictor(tmp_path / "pir", threads=2)
+    slow, fast = video_views(predictor.pipeline, str(video), (1, 1))
+    with paddle.no_grad():
+        want = model([paddle.to_tensor(slow), paddle.to_tensor(fast)], mode="infer").numpy().mean(axis=0)
+    runtimes = ["paddle", "onnx"] if onnxruntime_available() else ["paddle"]
+    for folder, runtime in [("pir", r) for r in runtimes] + [("legacy", "paddle")]:
+        assert main(["predict", "--model", str(tmp_path / folder), "--runtime", runtime, "--json",
+                     "--top-k", str(NUM_CLASSES), "--threads", "2", "--video", str(video)]) == 0
+        top = json.loads(capfd.readouterr().out)["top_k"]
+        got = np.array([e["score"] for e in sorted(top, key=lambda e: e["class_id"])])
+        assert np.abs(got - want).max() < TOLERANCE, (folder, runtime)
+
+
+def test_a_missing_label_file_names_its_config_key(tmp_path, repo_root, tiny_override_list, tiny_model):
+    from paddlevideo_slowfast.config import load_config
+    from paddlevideo_slowfast.deploy import ExportOptions, export_model
+
+    config = tmp_path / "labels.yaml"
+    config.write_text(f"_BASE_: {repo_root / 'configs' / 'slowfast.yaml'}\n"
+                      f"DATASET: {{test: {{label_file: {tmp_path / 'nope.txt'}}}}}\n")
+    overrides = [o for o in tiny_override_list if not o.startswith("+DATASET.test.label_file")]
+    cfg = load_config(str(config), overrides)
+    with pytest.raises(ConfigError) as error:
+        export_model(cfg, None, tmp_path / "out", ExportOptions(check=False), model=tiny_model)
+    assert "nope.txt" in str(error.value) and "key: DATASET.test.label_file" in str(error.value)
+    assert f"file: {config}" in str(error.value)

@@ -1,8 +1,10 @@
-"""`paddlevideo predict` and `Predictor`: top-k text and JSON lines, determinism, bad videos, folders and lists,
-the --windows timeline, a PaddleVideo-style export run with -c, and runtime errors that say what to do."""
+"""`paddlevideo predict` and `Predictor`: top-k text and JSON lines, determinism, bad videos, folders and lists
+(broken links reported), the --windows timeline, a PaddleVideo-style export run with -c, --runtime onnx, usage
+errors, and runtime errors that say what to do."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -126,6 +128,11 @@ def test_paddlevideo_style_export_runs_with_its_config(tmp_path, tiny_cfg, tiny_
 
     ours = Predictor(tmp_path / "pv", config=config).predict(video)
     assert with_config[0]["top_k"] == ours.top_k
+    names = (embedded / "label_names.txt").read_text().split()  # DATASET.test.label_file of the config
+    assert [e["label"] for e in ours.top_k] == [names[e["class_id"]] for e in ours.top_k]
+    assert main(["predict", "--video", video, "--model", str(result.model_dir), "-c", str(config)]) == 0
+    text = capfd.readouterr().out
+    assert "class " not in text and names[ours.top_k[0]["class_id"]] in text
 
 
 @pytest.mark.parametrize("flags, message", [
@@ -142,3 +149,55 @@ def test_runtime_errors_are_clear(exported, embedded, capfd, flags, message):
     argv = ["predict", "--model", str(exported.model_dir), "--video", str(embedded / "val" / "up" / "0000.mp4")]
     assert main(argv + flags) == 2
     assert message in capfd.readouterr().err
+
+
+def test_onnx_runtime_gives_the_paddle_numbers(exported, embedded, capfd):
+    pytest.importorskip("onnxruntime")
+    video = str(embedded / "val" / "rotate_ccw" / "0000.mp4")
+    records = {}
+    for runtime in ("paddle", "onnx"):
+        assert main(["predict", "--model", str(exported.model_dir), "--runtime", runtime, "--json", "--views", "2x1",
+                     "--top-k", str(NUM_CLASSES), "--video", video]) == 0
+        records[runtime] = json.loads(capfd.readouterr().out)["top_k"]
+    assert [e["class_id"] for e in records["onnx"]][:3] == [e["class_id"] for e in records["paddle"]][:3]
+    for a, b in zip(sorted(records["onnx"], key=lambda e: e["class_id"]),
+                    sorted(records["paddle"], key=lambda e: e["class_id"])):
+        assert a["label"] == b["label"] and abs(a["score"] - b["score"]) < 1e-4
+
+
+def test_onnx_runtime_errors_are_clear(exported, embedded, tmp_path, tiny_cfg, tiny_model, capfd, monkeypatch):
+    from paddlevideo_slowfast.deploy import ExportOptions, export_model
+
+    video = str(embedded / "val" / "up" / "0000.mp4")
+    plain = export_model(tiny_cfg, None, tmp_path / "plain", ExportOptions(check=False), model=tiny_model)
+    assert main(["predict", "--model", str(plain.model_dir), "--runtime", "onnx", "--video", video]) == 2
+    assert "holds no ONNX model" in capfd.readouterr().err
+    assert main(["predict", "--model", str(exported.model_dir), "--runtime", "onnx", "--device", "gpu",
+                 "--video", video]) == 2
+    assert "--runtime onnx runs on the CPU" in capfd.readouterr().err
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if not installed: importing it fails
+    assert main(["predict", "--model", str(exported.model_dir), "--runtime", "onnx", "--video", video]) == 2
+    errors = [line for line in capfd.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "needs onnxruntime, which is not installed" in errors[0]
+
+
+@pytest.mark.parametrize("flags", [["--windows", "0"], ["--windows", "-2"], ["--top-k", "0"], ["--top-k", "-1"],
+                                   ["--batch-size", "0"]])
+def test_non_positive_counts_are_usage_errors(flags, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["predict", "--model", "m", "--video", "v.mp4", *flags])
+    assert exit_.value.code == 2
+    assert "must be greater than 0" in capsys.readouterr().err
+
+
+def test_a_broken_link_in_a_folder_is_reported(exported, embedded, tmp_path, capfd):
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    (folder / "a.mp4").symlink_to(embedded / "val" / "left" / "0000.mp4")
+    (folder / "b.mp4").symlink_to(tmp_path / "gone.mp4")
+    assert main(["predict", "--model", str(exported.model_dir), "--top-k", "1", "--video", str(folder)]) == 1
+    captured = capfd.readouterr()
+    assert str(folder / "a.mp4") in captured.out
+    errors = [line for line in captured.err.splitlines() if "b.mp4" in line]
+    assert len(errors) == 1 and "broken symbolic link" in errors[0]
+    assert "1 of 2 videos could not be classified" in captured.err

@@ -1,6 +1,7 @@
 """Checkpoints: PaddleVideo names, atomic writes, only complete pairs count for resume."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -48,3 +49,26 @@ def test_truncated_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
     stem.with_suffix(".pdparams").write_bytes(data[: len(data) // 2])
     with pytest.raises(CheckpointError, match="M_epoch_00001.pdparams"):
         ckpt.load_pair(stem)
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600)])
+def test_checkpoints_follow_the_umask(tmp_path: Path, umask: int, mode: int) -> None:
+    old = os.umask(umask)
+    try:
+        stem = ckpt.save_checkpoint(tmp_path, "M", {"w": np.ones(2, "float32")}, {"epoch": 1}, 1)
+    finally:
+        os.umask(old)
+    for suffix in (".pdparams", ".pdopt"):
+        assert stem.with_suffix(suffix).stat().st_mode & 0o777 == mode
+
+
+def test_pdparams_written_by_paddle_load_back_as_arrays(tmp_path: Path) -> None:
+    """What paddle.save writes (a Layer's state dict, name table included) reads without paddle.load."""
+    import paddle
+
+    layer = paddle.nn.Linear(3, 2)
+    ckpt.atomic_save(layer.state_dict(), tmp_path / "l.pdparams")
+    got = ckpt.read_checkpoint(tmp_path / "l.pdparams")
+    assert sorted(got) == sorted(layer.state_dict())
+    for key, value in layer.state_dict().items():
+        np.testing.assert_array_equal(got[key], value.numpy())

@@ -61,7 +61,7 @@ def test_finetune_to_three_classes(tiny_dataset: Path, tiny_config: Path, tmp_pa
     trainer = Trainer(cfg, TrainOptions(weights=str(weights), validate=True, output=str(out)))
 
     loaded = {k: np.asarray(v) for k, v in trainer.model.state_dict().items()}
-    fresh = {k: np.asarray(v) for k, v in build_model(cfg.MODEL).state_dict().items()}
+    fresh = {k: np.asarray(v) for k, v in build_model(cfg.MODEL, seed=trainer.seed).state_dict().items()}
     head = {k for k in loaded if k.startswith("head.projection.")}
     assert head == {"head.projection.weight", "head.projection.bias"} and loaded.keys() == pretrained.keys()
     for key in loaded.keys() - head:

@@ -15,8 +15,8 @@ from interop_helpers import (clips, logits, random_weights, tiny_model, to_caffe
 from paddlevideo_slowfast.cli import main
 from paddlevideo_slowfast.errors import CheckpointError
 from paddlevideo_slowfast.interop.convert import convert
-from paddlevideo_slowfast.interop.torch_zip import save_torch_file
 from paddlevideo_slowfast.interop.weights import load_weights, read_weights
+from torch_zip_writer import save_torch_file
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from paddlevideo_slowfast.errors import CheckpointError
-from paddlevideo_slowfast.interop.torch_zip import load_torch_file, load_torch_state_dict, save_torch_file
+from paddlevideo_slowfast.interop.torch_zip import load_torch_file, load_torch_state_dict
+from torch_zip_writer import save_torch_file
 
 
 def _arrays() -> "OrderedDict[str, np.ndarray]":

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import json
 import logging
+import os
 import pickle
+import struct
 import sys
 import threading
 from functools import partial
@@ -18,8 +21,8 @@ from interop_helpers import clips, logits, random_weights, tiny_model
 from paddlevideo_slowfast.cli import main
 from paddlevideo_slowfast.errors import CheckpointError
 from paddlevideo_slowfast.interop import weights as weights_module
-from paddlevideo_slowfast.interop.torch_zip import save_torch_file
 from paddlevideo_slowfast.interop.weights import load_weights, read_weights, save_weights
+from torch_zip_writer import save_torch_file
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +74,44 @@ def test_missing_safetensors_package_is_a_clear_error(tmp_path: Path, trained, m
     monkeypatch.setitem(sys.modules, "safetensors.numpy", None)
     with pytest.raises(CheckpointError, match="pip install safetensors"):
         read_weights(tmp_path / "w.safetensors")
+
+
+def _malformed_safetensors(path: Path, kind: str, good: bytes) -> None:
+    header_len = struct.unpack("<Q", good[:8])[0]
+    if kind == "header length past the end":
+        path.write_bytes(struct.pack("<Q", len(good) * 10) + good[8:])
+    elif kind == "offsets past the end":
+        header = json.loads(good[8:8 + header_len])
+        name = next(k for k in header if k != "__metadata__")
+        header[name]["data_offsets"][1] += 4096
+        raw = json.dumps(header).encode()
+        path.write_bytes(struct.pack("<Q", len(raw)) + raw + good[8 + header_len:])
+    else:  # truncated: the tail of the data is missing
+        path.write_bytes(good[: 8 + header_len + (len(good) - 8 - header_len) // 2])
+
+
+@pytest.mark.parametrize("kind", ["header length past the end", "offsets past the end", "truncated"])
+def test_malformed_safetensors_is_one_line_naming_the_file(tmp_path: Path, trained, capsys, kind: str) -> None:
+    save_weights(trained[0], tmp_path / "good.safetensors")
+    bad = tmp_path / "bad.safetensors"
+    _malformed_safetensors(bad, kind, (tmp_path / "good.safetensors").read_bytes())
+    with pytest.raises(CheckpointError, match="bad.safetensors: not a readable .safetensors file"):
+        read_weights(bad)
+    assert main(["export-weights", "-w", str(bad), "--format", "pdparams",
+                 "--output", str(tmp_path / "o.pdparams")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"error: {bad}: "), err
+
+
+@pytest.mark.parametrize("name", ["w.safetensors", "w.pdparams"])
+def test_weights_files_follow_the_umask(tmp_path: Path, trained, name: str) -> None:
+    old = os.umask(0o022)
+    try:
+        save_weights(trained[0], tmp_path / name)
+    finally:
+        os.umask(old)
+    assert (tmp_path / name).stat().st_mode & 0o777 == 0o644
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # no temp file left behind
 
 
 def test_missing_unexpected_and_mismatched_keys_are_listed(tmp_path: Path, trained) -> None:
@@ -164,14 +205,19 @@ def test_url_downloads_once_into_the_cache(tmp_path: Path, trained, server) -> N
     weights, expected = trained
     save_weights(weights, www / "SlowFast.pdparams")
     digest = hashlib.sha256((www / "SlowFast.pdparams").read_bytes()).hexdigest()
-    for _ in range(2):
-        model = tiny_model(seed=4)
-        load_weights(model, f"{base}/SlowFast.pdparams", allow_head_reinit=False, sha256=digest)
-        np.testing.assert_array_equal(logits(model, clips()), expected)
+    old_umask = os.umask(0o022)
+    try:
+        for _ in range(2):
+            model = tiny_model(seed=4)
+            load_weights(model, f"{base}/SlowFast.pdparams", allow_head_reinit=False, sha256=digest)
+            np.testing.assert_array_equal(logits(model, clips()), expected)
+    finally:
+        os.umask(old_umask)
     assert requests == ["/SlowFast.pdparams"]
     cached = list((tmp_path / "cache").iterdir())
     assert len(cached) == 1 and cached[0].name.endswith("_SlowFast.pdparams")
     assert cached[0].read_bytes() == (www / "SlowFast.pdparams").read_bytes()
+    assert cached[0].stat().st_mode & 0o777 == 0o644  # the umask's mode, as for any other file
 
 
 def test_sha256_mismatch_fails_and_leaves_no_file(tmp_path: Path, trained, server) -> None:

@@ -1,12 +1,23 @@
-"""accelerate_for_eval gives plain dygraph's outputs; configure_cpu_threads sets threads and MKL's path."""
+"""accelerate_for_eval (the oneDNN eval predictor of `test`) gives plain dygraph's outputs."""
 from __future__ import annotations
 
 import numpy as np
 import paddle
 import pytest
 
-from paddlevideo_slowfast.modeling import accelerate, create_model
-from paddlevideo_slowfast.modeling.accelerate import EvalAccelerated, accelerate_for_eval, configure_cpu_threads
+from paddlevideo_slowfast.deploy.eval_predictor import EvalAccelerated, accelerate_for_eval, folded_copy
+from paddlevideo_slowfast.modeling import create_model
+
+
+def tiny_clips(n: int = 2, slow: int = 2, alpha: int = 4, size: int = 64, seed: int = 0) -> list:
+    """Random [slow, fast] paddle tensors for slowfast_tiny (alpha 4)."""
+    rng = np.random.default_rng(seed)
+    return [paddle.to_tensor(rng.normal(size=(n, 3, t, size, size)).astype("float32")) for t in (slow, slow * alpha)]
+
+
+@pytest.fixture
+def clips():
+    return tiny_clips
 
 
 @pytest.fixture(scope="module")
@@ -69,27 +80,9 @@ def test_disabled_returns_the_model_in_eval_mode():
     assert not model.training
 
 
-def test_configure_cpu_threads(monkeypatch):
-    monkeypatch.delenv("MKL_DEBUG_CPU_TYPE", raising=False)
-    monkeypatch.setattr(accelerate, "_configured_threads", accelerate._configured_threads)
-    monkeypatch.setattr(accelerate, "_amd_with_avx2", lambda: True)
-    try:
-        assert configure_cpu_threads(1, mkl_avx2_on_amd=False) == 1
-        assert "MKL_DEBUG_CPU_TYPE" not in accelerate.os.environ
-        assert configure_cpu_threads(mkl_avx2_on_amd=True) == accelerate.usable_cores()
-        assert accelerate.os.environ["MKL_DEBUG_CPU_TYPE"] == accelerate.MKL_AVX2
-        monkeypatch.setenv("MKL_DEBUG_CPU_TYPE", "4")  # a user's own setting wins
-        configure_cpu_threads(1)
-        assert accelerate.os.environ["MKL_DEBUG_CPU_TYPE"] == "4"
-        with pytest.raises(ValueError):
-            configure_cpu_threads(0)
-    finally:
-        configure_cpu_threads(1, mkl_avx2_on_amd=False)  # Paddle's default for the rest of the session
-
-
 def test_folded_copy_leaves_the_model_alone(tiny, clips):
     before = {k: v.numpy().copy() for k, v in tiny.backbone.state_dict().items()}
-    folded = accelerate.folded_copy(tiny.backbone)
+    folded = folded_copy(tiny.backbone)
     assert {k: v.numpy().tolist() for k, v in tiny.backbone.state_dict().items()} == \
         {k: v.tolist() for k, v in before.items()}
     assert not any(isinstance(layer, paddle.nn.BatchNorm3D) for layer in folded.sublayers())

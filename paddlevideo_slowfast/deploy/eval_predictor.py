@@ -1,8 +1,7 @@
-"""CPU speed switches for Paddle: thread count, MKL's code path on AMD, and a oneDNN eval path.
+"""The oneDNN eval path: a Recognizer3D whose backbone runs in a Paddle Inference predictor, for `test`.
 
-Paddle 3.3.1's eager CPU kernels are single-threaded by default and never use oneDNN; the bundled MKL
-(2019.0.5) picks its slowest sgemm path on non-Intel CPUs. Measurements: docs/benchmarks.md and
-docs/paddle_cpu_limits.md.
+Paddle 3.3.1's eager CPU kernels never use oneDNN; a BN-folded copy of the backbone exported to a oneDNN
+predictor gives the same outputs faster (docs/benchmarks.md, docs/paddle_cpu_limits.md).
 """
 from __future__ import annotations
 
@@ -14,60 +13,10 @@ from typing import Any, List, Optional, Sequence
 
 import numpy as np
 
+from ..runtime import configured_threads, native_stdout_to_stderr
+from .fold import fold_batchnorm
+
 logger = logging.getLogger(__name__)
-
-# MKL 2019's undocumented switch: 5 = its AVX2 kernels, valid on any CPU with AVX2 + FMA (ignored by MKL >= 2020.1)
-MKL_AVX2 = "5"
-
-_configured_threads: Optional[int] = None
-_user_set_threads = False  # the thread count came from the user (OMP_NUM_THREADS): keep it as it is
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (its CPU affinity), or the machine's count off Linux."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:
-        return max(1, os.cpu_count() or 1)
-
-
-def configure_cpu_threads(n: Optional[int] = None, *, mkl_avx2_on_amd: bool = True, user_choice: bool = False) -> int:
-    """Let Paddle's math library use `n` threads (default: every usable core); returns `n`.
-
-    Paddle sets OMP_NUM_THREADS=1 when imported and `FLAGS_paddle_num_threads` (default 1) only reaches
-    executors, so eager kernels run on one core unless told otherwise; `paddle.base.core.set_num_threads`
-    is the knob that works. With `mkl_avx2_on_amd`, on an AMD CPU with AVX2 it also sets
-    MKL_DEBUG_CPU_TYPE=5 (unless already set) so that MKL's sgemm takes its AVX2 path (about 2.5x);
-    that only takes effect if no MKL routine has run yet in this process, so call this first. `user_choice`:
-    the count is the user's (OMP_NUM_THREADS), which leave_cores_for_workers then keeps.
-    """
-    global _configured_threads, _user_set_threads
-    n = usable_cores() if n is None else int(n)
-    if n < 1:
-        raise ValueError(f"thread count must be at least 1, got {n}")
-    if mkl_avx2_on_amd and "MKL_DEBUG_CPU_TYPE" not in os.environ and _amd_with_avx2():
-        os.environ["MKL_DEBUG_CPU_TYPE"] = MKL_AVX2
-    from paddle.base import core
-
-    core.set_num_threads(n)
-    _configured_threads = n
-    _user_set_threads = _user_set_threads or user_choice
-    return n
-
-
-def configured_threads() -> int:
-    """The thread count set by configure_cpu_threads, else every usable core."""
-    return _configured_threads or usable_cores()
-
-
-def _amd_with_avx2() -> bool:
-    try:
-        with open("/proc/cpuinfo") as f:
-            info = f.read(1 << 16)
-    except OSError:
-        return False
-    flags = next((line for line in info.splitlines() if line.startswith("flags")), "").split()
-    return "AuthenticAMD" in info and "avx2" in flags and "fma" in flags
 
 
 class EvalAccelerated:
@@ -108,7 +57,8 @@ class EvalAccelerated:
             value = arrays[name]
             self._predictor.get_input_handle(name).copy_from_cpu(
                 np.ascontiguousarray(value.numpy() if hasattr(value, "numpy") else value, dtype=np.float32))
-        self._predictor.run()
+        with native_stdout_to_stderr():
+            self._predictor.run()
         return [paddle.to_tensor(self._predictor.get_output_handle(name).copy_to_cpu()) for name in self._outputs]
 
     def __getattr__(self, name: str) -> Any:
@@ -142,8 +92,6 @@ def folded_copy(backbone: Any) -> Any:
     Paddle's oneDNN passes fuse conv2d+BN only, so a conv3d network otherwise runs each BN as its own op.
     """
     import paddle
-
-    from ..deploy.fold import fold_batchnorm
 
     class Traced(paddle.nn.Layer):
         """fold_batchnorm traces `model(clips, mode=...)`; a backbone takes the clips alone."""
@@ -201,15 +149,5 @@ def _backbone_predictor(backbone: Any, num_threads: int) -> Any:
         config.enable_onednn()
         config.set_cpu_math_library_num_threads(int(num_threads))
         config.disable_glog_info()
-        return pi.create_predictor(config)
-
-
-def leave_cores_for_workers(workers: int) -> int:
-    """Fewer math threads when `workers` data-loading processes share the cores (one core each, one thread
-    at least), unless the user chose the count; returns the thread count now in force.
-
-    Measured on 2 cores (quickstart, 2 workers): 2 math threads took 37 s an epoch, 1 thread 24 s.
-    """
-    if _user_set_threads or workers <= 0:
-        return configured_threads()
-    return configure_cpu_threads(max(1, configured_threads() - int(workers)))
+        with native_stdout_to_stderr():
+            return pi.create_predictor(config)

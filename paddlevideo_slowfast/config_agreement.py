@@ -26,6 +26,9 @@ SAME = (
     # test crops may be larger (the head then scores a grid of its fixed window): FIXED_POOL_AT_LEAST.
     # INFERENCE.target_size must equal the test crop only in an export: `export` checks that (infer_cfg.py)
     ("training crop", ("MODEL.head.crop_size", CROP.format(mode="train"), CROP.format(mode="valid"))),
+    # the metric groups a video's scores by these counts; the test dataset makes that many views of it
+    ("test clip count", ("DATASET.test.num_ensemble_views", "METRIC.num_ensemble_views")),
+    ("test crop count", ("DATASET.test.num_spatial_crops", "METRIC.num_spatial_crops")),
 )
 # (key, the key it may not be smaller than, why); per pipeline mode where the keys say {mode}
 AT_LEAST = (

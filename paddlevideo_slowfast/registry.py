@@ -60,11 +60,11 @@ class Registry:
     def build(self, cfg: Mapping[str, Any], *, key: str = "name", where: str = "", **extra: Any) -> Any:
         """Build the entry `cfg[key]` with the other keys of `cfg` (plus `extra`) as keyword arguments."""
         if not isinstance(cfg, Mapping) or key not in cfg:
-            raise _config_error(cfg, f"{self.kind} config needs a '{key}'", where, key,
+            raise config_error(cfg, f"{self.kind} config needs a '{key}'", where, key,
                                 f"one of: {', '.join(self.names())}")
         name = cfg[key]
         if name not in self:
-            raise _config_error(cfg, f"unknown {self.kind} '{name}'", where, key,
+            raise config_error(cfg, f"unknown {self.kind} '{name}'", where, key,
                                 f"one of: {', '.join(self.names())}")
         target = self.get(name)
         kwargs = {k: v for k, v in cfg.items() if k != key}
@@ -90,11 +90,11 @@ def check_kwargs(target: Callable, kwargs: Mapping[str, Any], *, what: str,
         return
     for arg in kwargs:
         if arg not in accepted:
-            raise _config_error(cfg, f"{what} takes no argument '{arg}'", where, arg,
+            raise config_error(cfg, f"{what} takes no argument '{arg}'", where, arg,
                                 f"one of: {', '.join(accepted)}")
 
 
-def _config_error(cfg: Any, message: str, where: str, key: str, expected: str) -> ConfigError:
+def config_error(cfg: Any, message: str, where: str, key: str, expected: Optional[str] = None) -> ConfigError:
     """A ConfigError whose file and dotted key come from the config node when it knows them."""
     file = None
     dotted = f"{where}.{key}" if where else key

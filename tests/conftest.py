@@ -51,7 +51,7 @@ def tiny_config_text(data: Path) -> str:
         views = f", {extra_test}" if mode == "test" else ""
         lines.append(f"  {mode}: {{data_prefix: '{data}', file_path: '{data / (name + '.list')}', "
                      f"label_file: '{data / 'label_names.txt'}'{views}}}")
-    lines += ["METRIC: {num_classes: 4, label_names: '" + str(data / "label_names.txt") + "'}",
+    lines += ["METRIC: {num_classes: 4, num_ensemble_views: 2, label_names: '" + str(data / "label_names.txt") + "'}",
               "PRECISEBN: {num_iters_preciseBN: 2}",
               "OPTIMIZER: {learning_rate: {warmup_epochs: 1, max_epoch: 2}}",
               "INFERENCE: {num_frames: 8, target_size: 32}",

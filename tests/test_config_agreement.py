@@ -94,3 +94,12 @@ def test_check_config_refuses_a_disagreement_in_one_line(capsys) -> None:
     assert main(["check-config", "-c", SLOWFAST, "-o", "PIPELINE.train.transform.PackOutput.alpha=4"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "PIPELINE.train.transform.PackOutput.alpha" in err[0] and "MODEL.backbone.alpha" in err[0]
+
+
+def test_metric_view_counts_follow_the_test_dataset() -> None:
+    err = refused(["DATASET.test.num_ensemble_views=2"])
+    assert err.key == "METRIC.num_ensemble_views" and "DATASET.test.num_ensemble_views = 2" in str(err)
+    err = refused(["METRIC.num_spatial_crops=1"])
+    assert err.key == "METRIC.num_spatial_crops" and "DATASET.test.num_spatial_crops = 3" in str(err)
+    cfg = load_config(SLOWFAST, ["DATASET.test.num_ensemble_views=2", "METRIC.num_ensemble_views=2"])
+    assert cfg.METRIC.num_ensemble_views == cfg.DATASET.test.num_ensemble_views == 2

@@ -14,7 +14,7 @@ from typing import Any, Dict, Optional, Sequence
 from paddle.optimizer.lr import LRScheduler
 
 from ..errors import ConfigError
-from ..registry import LRSCHEDULERS
+from ..registry import LRSCHEDULERS, config_error
 
 
 class ScheduleArgumentError(ConfigError):
@@ -165,6 +165,4 @@ def build_lr(cfg: Any, num_iters: int, *, where: str = "OPTIMIZER.learning_rate"
     try:
         return LRSCHEDULERS.build(cfg, where=where, num_iters=num_iters)
     except ScheduleArgumentError as exc:
-        origin = getattr(cfg, "source_of", None)
-        file = origin(exc.argument) if callable(origin) else None
-        raise ConfigError(exc.message, file=file, key=f"{where}.{exc.argument}", expected=exc.expected) from None
+        raise config_error(cfg, exc.message, where, exc.argument, exc.expected) from None

@@ -15,7 +15,7 @@ from paddle import nn
 from paddle.optimizer.lr import LRScheduler
 
 from ..errors import ConfigError
-from ..registry import accepted_arguments, check_kwargs
+from ..registry import accepted_arguments, check_kwargs, config_error
 from .lr import build_lr
 
 DECOUPLED = ("AdamW",)          # weight_decay is the optimizer's own decoupled coefficient
@@ -27,10 +27,7 @@ DECAY_KEYS = ("name", "value", "exclude_bn", "exclude_bias")
 
 def _error(cfg: Any, key: str, message: str, where: str, expected: Optional[str] = None) -> ConfigError:
     """A ConfigError naming `where.key` and, when the node knows it, the file that set it."""
-    origin = getattr(cfg, "source_of", None)
-    if callable(origin) and isinstance(cfg, Mapping):
-        return ConfigError(message, file=origin(key), key=cfg.path_of(key), expected=expected)
-    return ConfigError(message, key=f"{where}.{key}" if where else key, expected=expected)
+    return config_error(cfg, message, where, key, expected)
 
 
 def split_decay_parameters(model: Union[nn.Layer, Iterable[paddle.Tensor]], *, exclude_bn: bool = True,

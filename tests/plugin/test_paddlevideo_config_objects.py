@@ -185,3 +185,20 @@ def test_train_test_export_from_paddlevideos_get_config_match_ours(theirs, paddl
     assert (result["top1"], result["top5"]) == (expected["top1"], expected["top5"])
     np.testing.assert_allclose(_exported_probabilities(tmp_path / "paddlevideo" / "inference"),
                                _exported_probabilities(tmp_path / "ours" / "inference"), atol=1e-5)
+
+
+def test_a_wrong_optimizer_key_in_their_config_is_a_config_error(theirs) -> None:
+    """The solver's errors ask the node for its source file only when it is ours (theirs raises KeyError)."""
+    from paddle import nn
+
+    from paddlevideo_slowfast.solver.lr import build_lr
+    from paddlevideo_slowfast.solver.optimizer import build_optimizer
+
+    cfg = theirs()
+    cfg.OPTIMIZER.learning_rate["no_such_argument"] = 1
+    with pytest.raises(ConfigError, match="no_such_argument"):
+        build_lr(cfg.OPTIMIZER.learning_rate, 4)
+    cfg = theirs()
+    cfg.OPTIMIZER["weight_decay"] = "heavy"
+    with pytest.raises(ConfigError, match="weight_decay must be a number"):
+        build_optimizer(cfg.OPTIMIZER, nn.Linear(2, 2), 4)

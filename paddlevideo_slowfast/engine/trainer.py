@@ -183,7 +183,7 @@ class Trainer:
 
     def _dp_step(self, batch) -> Dict[str, Any]:
         """The train step through DataParallel's forward, so that gradients are all-reduced across processes."""
-        return self.model.head.loss(self.net(batch[:2], mode="test"), batch[2:])
+        return self.model.parallel_train_step(self.net, batch)
 
     def train_epoch(self, epoch: int) -> Dict[str, float]:
         """One pass over the training loader (`epoch` counts from 0: logs call it epoch + 1); returns the epoch's
@@ -281,7 +281,7 @@ class Trainer:
         if precise and int(precise.get("num_iters_preciseBN", 0)) > 0:
             used = recompute_bn_stats(self.model, self.train_loader,
                                       min(int(precise.num_iters_preciseBN), self.iters_per_epoch),
-                                      lambda b: self.model.forward_net(b[:2]))
+                                      lambda b: self.model.backbone(b[:2]))  # the BN layers are all there
             self.log.info("PreciseBN: BN statistics recomputed over %d batches", used)
         self.log.info("validation after epoch %d/%d", epoch, self.epochs)
         result = evaluate(self.model, self.valid_loader, mode="valid", log=self.log)

@@ -46,6 +46,10 @@ class Recognizer3D(nn.Layer):
     def train_step(self, data_batch: Sequence[paddle.Tensor]) -> Dict[str, paddle.Tensor]:
         return self.head.loss(self.forward_net(data_batch[0:2]), data_batch[2:])
 
+    def parallel_train_step(self, net: nn.Layer, data_batch: Sequence[paddle.Tensor]) -> Dict[str, paddle.Tensor]:
+        """train_step with the forward through `net` (this model inside paddle.DataParallel), which all-reduces."""
+        return self.head.loss(net(data_batch[0:2], mode="test"), data_batch[2:])
+
     def val_step(self, data_batch: Sequence[paddle.Tensor]) -> Dict[str, paddle.Tensor]:
         return self.head.loss(self.forward_net(data_batch[0:2]), data_batch[2:], valid_mode=True)
 

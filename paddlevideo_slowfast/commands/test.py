@@ -1,5 +1,6 @@
-"""Multi-view test of trained weights (PaddleVideo's `main.py --test`): top-1/top-5 over scored videos, per-class
-accuracy and confusion matrix (CSV + PNG); unreadable videos are listed as unscored, never substituted."""
+"""Test of trained weights (PaddleVideo's `main.py --test`). A recognizer: multi-view top-1/top-5 over scored videos,
+per-class accuracy and confusion matrix (CSV + PNG), unreadable videos listed as unscored, never substituted.
+A detector (AVA): frame-mAP@0.5 with per-class AP, and the detections in AVA's CSV result format."""
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,12 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result))
         return 0
-    tops = "  ".join(f"{k}: {v:.4f}" for k, v in result.items() if k.startswith("top"))
-    print(f"{tops}  over {result['scored']} scored videos ({result['unscored']} unscored)")
+    if "mAP@0.5IOU" in result:  # a detector: AVA frame-mAP over keyframes
+        print(f"mAP@0.5IOU: {result['mAP@0.5IOU']:.4f}  over {result['keyframes']} keyframes "
+              f"({result['missed_keyframes']} with ground truth but no detection)")
+    else:
+        tops = "  ".join(f"{k}: {v:.4f}" for k, v in result.items() if k.startswith("top"))
+        print(f"{tops}  over {result['scored']} scored videos ({result['unscored']} unscored)")
     for path in result["unscored_videos"]:
         print(f"unscored: {path}")
     for name, path in result["report"].items():

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..config import AttrDict, get
 from ..runtime import output_folder, select_device
+from .detection_eval import build_detection_metric, evaluate_detections, is_detector
 from .logging import Progress
 
 QUIET_METRIC = 0  # a metric's log_interval that silences its own per-batch line: Progress reports instead
@@ -93,6 +94,9 @@ def test_model(cfg: AttrDict, weights: str, *, output: Optional[str] = None, acc
     load_weights(model, weights, allow_head_reinit=False)
     model.eval()
     loader = build_dataloader(cfg, "test", seed=int(cfg.get("seed", 0)))
+    folder = Path(output) if output else output_folder(cfg) / "test"
+    if is_detector(model):
+        return _test_detector(cfg, model, loader, folder, log)
     metric_cfg = dict(get(cfg, "METRIC") or {"name": "MultiCropMetric"})
     metric_cfg.setdefault("label_names", _label_names(loader))
     every = metric_cfg.get("log_interval")  # PaddleVideo's per-batch line interval, now the progress lines'
@@ -104,8 +108,19 @@ def test_model(cfg: AttrDict, weights: str, *, output: Optional[str] = None, acc
         fast = accelerate_for_eval(model)
         forward = lambda clips: fast(clips, mode="test")  # noqa: E731
     result = evaluate(model, loader, mode="test", metric=metric, forward=forward, log=log, progress_every=every)
-    folder = Path(output) if output else output_folder(cfg) / "test"
     files = metric.save_report(folder)
     result["report"] = {k: str(v) for k, v in files.items()}
     result["unscored_videos"] = list(metric.unscored_names)
+    return result
+
+
+def _test_detector(cfg: AttrDict, model: Any, loader: Any, folder: Path, log: logging.Logger) -> Dict[str, Any]:
+    """AVA frame-mAP of a detector on DATASET.test; detections (AVA's CSV result format) and per-class AP in `folder`."""
+    metric_cfg = get(cfg, "METRIC") or {}
+    metric = build_detection_metric(metric_cfg, loader)
+    every = metric_cfg.get("log_interval")
+    result = evaluate_detections(model, loader, metric, mode="test", log=log, progress_every=every)
+    files = metric.save_report(folder)
+    result["report"] = {k: str(v) for k, v in files.items()}
+    result["unscored_videos"] = list(getattr(metric, "unscored_names", []))
     return result

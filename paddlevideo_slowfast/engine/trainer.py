@@ -102,6 +102,8 @@ class Trainer:
         self.epochs = int(cfg.epochs)
 
         self.model = build_model(cfg.MODEL, seed=self.seed)  # the same seed on every rank: identical weights
+        self.train_metrics = tuple(getattr(self.model, "train_metrics", ("top1", "top5")))  # logged beside the loss
+        self.valid_key = str(getattr(self.model, "validation_key", "top1"))  # picks the `_best` checkpoint
         if get(cfg, "sync_bn") and self.distributed and self.device == "gpu":
             self.model = paddle.nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
         if is_main_process():
@@ -194,7 +196,7 @@ class Trainer:
         if hasattr(self.train_loader, "set_epoch"):
             self.train_loader.set_epoch(epoch)
         self.model.train()
-        stats = {k: Average() for k in ("loss", "top1", "top5", "batch_time", "data_time")}
+        stats = {k: Average() for k in ("loss", *self.train_metrics, "batch_time", "data_time")}
         interval = int(self.cfg.get("log_interval", 10))
         if get(self.cfg, "log_samples"):
             self._write_samples(epoch)
@@ -218,7 +220,7 @@ class Trainer:
                 self._apply_step()
                 pending = 0
             n = int(batch[0].shape[0])
-            for key in ("loss", "top1", "top5"):
+            for key in ("loss", *self.train_metrics):
                 if key in out:
                     stats[key].update(float(out[key]), n)
             stats["batch_time"].update(time.time() - tic)
@@ -234,7 +236,7 @@ class Trainer:
             bar.close()
         if self.lr is not None and not get(self.cfg, "OPTIMIZER.learning_rate.iter_step", True):
             self.lr.step()
-        return {k: stats[k].mean for k in ("loss", "top1", "top5")}
+        return {k: stats[k].mean for k in ("loss", *self.train_metrics)}
 
     def _apply_step(self) -> None:
         """One optimizer step from the accumulated gradient, then clear it and advance the per-step schedule."""
@@ -261,12 +263,13 @@ class Trainer:
     def _log_iter(self, epoch: int, i: int, stats: Dict[str, Average], lr: float) -> None:
         remaining = ((self.epochs - epoch) * self.iters_per_epoch - i - 1) * stats["batch_time"].mean
         bad = self.bad_videos()
-        self.log.info("epoch %d/%d iter %d/%d loss %.4f top1 %.3f lr %.6f batch %.3fs data %.3fs eta %s bad videos %d",
-                      epoch + 1, self.epochs, i + 1, self.iters_per_epoch, stats["loss"].last,
-                      stats["top1"].last, lr, stats["batch_time"].last, stats["data_time"].last,
+        first = self.train_metrics[0]
+        self.log.info("epoch %d/%d iter %d/%d loss %.4f %s %.3f lr %.6f batch %.3fs data %.3fs eta %s bad videos %d",
+                      epoch + 1, self.epochs, i + 1, self.iters_per_epoch, stats["loss"].last, first,
+                      stats[first].last, lr, stats["batch_time"].last, stats["data_time"].last,
                       format_eta(remaining), bad)
         self.recorder.record("train", self.global_step, {"epoch": epoch + 1, "loss": stats["loss"].last,
-                                                         "top1": stats["top1"].last, "top5": stats["top5"].last,
+                                                         **{k: stats[k].last for k in self.train_metrics},
                                                          "lr": lr})
 
     def bad_videos(self) -> int:
@@ -275,6 +278,7 @@ class Trainer:
 
     def validate(self, epoch: int) -> Dict[str, float]:
         """PreciseBN (when configured), then top-1/top-5 on the validation loader, after `epoch` (1-based) epochs."""
+        from .detection_eval import build_detection_metric, evaluate_detections, is_detector
         from .evaluator import evaluate
 
         precise = self.cfg.get("PRECISEBN")
@@ -284,7 +288,13 @@ class Trainer:
                                       lambda b: self.model.backbone(b[:2]))  # the BN layers are all there
             self.log.info("PreciseBN: BN statistics recomputed over %d batches", used)
         self.log.info("validation after epoch %d/%d", epoch, self.epochs)
-        result = evaluate(self.model, self.valid_loader, mode="valid", log=self.log)
+        if is_detector(self.model):
+            metric = build_detection_metric(get(self.cfg, "METRIC") or {}, self.valid_loader)
+            result = evaluate_detections(self.model, self.valid_loader, metric, log=self.log)
+            result = {k: v for k, v in result.items() if not isinstance(v, (dict, list))}  # the per-class table
+            # belongs to `paddlevideo test`'s report
+        else:
+            result = evaluate(self.model, self.valid_loader, mode="valid", log=self.log)
         self.recorder.record("valid", self.global_step, {"epoch": epoch, **result})
         return result
 
@@ -308,16 +318,18 @@ class Trainer:
             start = time.time()
             summary["train"] = self.train_epoch(epoch - 1)
             self.epoch_done = epoch
-            self.log.info("epoch %d done in %.1fs: loss %.4f top1 %.4f, bad videos so far %d", epoch,
-                          time.time() - start, summary["train"]["loss"], summary["train"]["top1"], self.bad_videos())
+            first = self.train_metrics[0]
+            self.log.info("epoch %d done in %.1fs: loss %.4f %s %.4f, bad videos so far %d", epoch,
+                          time.time() - start, summary["train"]["loss"], first, summary["train"][first],
+                          self.bad_videos())
             self.recorder.record("epoch", epoch, {**summary["train"], "bad_videos": self.bad_videos()})
             if self.valid_loader is not None and self._due(epoch, "val_interval"):
                 summary["valid"] = self.validate(epoch)
-                top1 = float(summary["valid"].get("top1", 0.0))
-                if top1 > self.best:
-                    self.best = top1
+                score = float(summary["valid"].get(self.valid_key, 0.0))
+                if score > self.best:
+                    self.best = score
                     self._save(None)
-                    self.log.info("best top1 %.4f at epoch %d", top1, epoch)
+                    self.log.info("best %s %.4f at epoch %d", self.valid_key, score, epoch)
             if self._due(epoch, "save_interval"):
                 self._save(epoch)
             barrier()
@@ -339,7 +351,7 @@ class Trainer:
                 self.recorder.close()
                 raise Interrupted(self._last_checkpoint_line()) from None
         self.recorder.close()
-        summary["best_top1"] = self.best
+        summary[f"best_{self.valid_key}"] = self.best
         summary["output"] = str(self.folder)
         return summary
 

@@ -17,12 +17,15 @@ PACK_ALPHA = "PIPELINE.{mode}.transform.PackOutput.alpha"
 CROP = "PIPELINE.{mode}.transform.MultiCrop.target_size"
 SCALE_MIN = "PIPELINE.{mode}.transform.JitterScale.min_size"
 SCALE_MAX = "PIPELINE.{mode}.transform.JitterScale.max_size"
+# AVA's SampleAVAFrames: clip_len frames (the Fast pathway's) under `sampler`; PaddleVideo's ava.yaml spells its test
+# pipeline's `sample`
+AVA_CLIPS = ("PIPELINE.{mode}.sampler.clip_len", "PIPELINE.{mode}.sample.clip_len")
 
 # one fact per row, the keys that state it: every present key must equal the first present one
 SAME = (
     ("alpha", ("MODEL.backbone.alpha", *(PACK_ALPHA.format(mode=m) for m in MODES), "INFERENCE.alpha")),
     ("clip length", ("MODEL.head.num_frames", *(SAMPLER_FRAMES.format(mode=m) for m in MODES),
-                    "INFERENCE.num_frames")),
+                    *(clip.format(mode=m) for clip in AVA_CLIPS for m in MODES), "INFERENCE.num_frames")),
     # test crops may be larger (the head then scores a grid of its fixed window): FIXED_POOL_AT_LEAST.
     # INFERENCE.target_size must equal the test crop only in an export: `export` checks that (infer_cfg.py)
     ("training crop", ("MODEL.head.crop_size", CROP.format(mode="train"), CROP.format(mode="valid"))),
@@ -40,7 +43,8 @@ FIXED_POOL_WHY = ("MODEL.head.pool 'fixed' pools a window of the training crop; 
 FIXED_POOL_AT_LEAST = tuple((key, "MODEL.head.crop_size", FIXED_POOL_WHY)
                             for key in (CROP.format(mode="test"), "INFERENCE.target_size"))
 # (frames key, alpha key): the Slow pathway keeps T/alpha frames and the fusion concatenates T/alpha Fast steps
-DIVISIBLE = (("MODEL.head.num_frames", "MODEL.backbone.alpha"), (SAMPLER_FRAMES, PACK_ALPHA))
+DIVISIBLE = (("MODEL.head.num_frames", "MODEL.backbone.alpha"), (SAMPLER_FRAMES, PACK_ALPHA),
+             *((clip, alpha) for clip in AVA_CLIPS for alpha in (PACK_ALPHA, "MODEL.backbone.alpha")))
 
 Found = Tuple[str, Any, Optional[str]]
 
@@ -87,7 +91,10 @@ def check_at_least(cfg: Mapping[str, Any]) -> None:
 def check_divisible(cfg: Mapping[str, Any]) -> None:
     """Clip frames are a multiple of alpha, or the Slow and Fast time axes no longer line up in the fusion."""
     for frames_p, alpha_p in DIVISIBLE:
-        for frames_key, alpha_key in zip(_per_mode(frames_p), _per_mode(alpha_p)):
+        frames_keys, alpha_keys = _per_mode(frames_p), _per_mode(alpha_p)
+        if len(alpha_keys) == 1:  # one alpha (the backbone's) for the frames of every mode
+            alpha_keys = alpha_keys * len(frames_keys)
+        for frames_key, alpha_key in zip(frames_keys, alpha_keys):
             for frames in _present(cfg, frames_key):
                 for alpha in _present(cfg, alpha_key):
                     if alpha[1] and frames[1] % alpha[1]:

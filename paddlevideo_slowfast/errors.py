@@ -53,3 +53,12 @@ class CheckpointError(SlowFastError):
                 lines.append(f"  {title} ({len(keys)}): " + ", ".join(keys[:50])
                              + (" ..." if len(keys) > 50 else ""))
         super().__init__("\n".join(lines))
+
+
+class AnnotationError(SlowFastError, ValueError):
+    """An annotation file (AVA CSV, label map, proposals) cannot be read: the path, the line when known, why."""
+
+    def __init__(self, path: str, reason: str, line: Optional[int] = None):
+        self.path, self.reason, self.line = str(path), reason, line
+        where = f"{path}:{line}" if line is not None else str(path)
+        super().__init__(f"{where}: {reason}")

@@ -3,7 +3,7 @@
 Importing this package registers the decoders (DECODERS), pipeline stages (PIPELINES) and datasets (DATASETS).
 Paddle is imported only by `build_dataloader`.
 """
-from . import decoders, pack, sampling, transforms  # noqa: F401  (register their entries)
+from . import ava, decoders, pack, sampling, transforms  # noqa: F401  (register their entries)
 from .compose import Compose, build_pipeline
 from .datasets import SFVideoDataset, read_label_names, read_list
 from .decoders import VideoReader, open_video

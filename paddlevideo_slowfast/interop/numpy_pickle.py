@@ -1,8 +1,9 @@
 """Unpickle checkpoints safely: Caffe2 blobs, Paddle `.pdparams` and `.pdopt`, all through one allow-list.
 
 A legitimate file of this kind names no globals but numpy's array and dtype reconstruction, `builtins.tuple`
-(how `paddle.save` wraps a tensor as `(name, array)`), Paddle's `GeneratorState` (RNG state in our `.pdopt`)
-and, for protocol-2 bytes, `_codecs.encode` with latin-1. Every other global is refused before it is called,
+(how `paddle.save` wraps a tensor as `(name, array)`), Paddle's `GeneratorState` (RNG state in our `.pdopt`),
+for protocol-2 bytes `_codecs.encode` with latin-1 and an empty `bytes()`, and numpy's protocol-5 `_frombuffer`
+(AVA's proposal pickles: a dict of float arrays, written at any protocol). Every other global is refused before it is called,
 so reading a downloaded or planted checkpoint cannot run code the way `pickle.load` or `paddle.load` could.
 """
 from __future__ import annotations
@@ -39,6 +40,21 @@ def _latin1_encode(text: Any, encoding: str = "latin1") -> bytes:
     return text.encode("latin1")
 
 
+def _empty_bytes(*args: Any) -> bytes:
+    """`builtins.bytes()` as protocol-2 pickles write an empty buffer (a [0, n] array); nothing else."""
+    if args:
+        raise RefusedPickle("refused builtins.bytes with arguments")
+    return b""
+
+
+def _frombuffer(buf: Any, dtype: Any, shape: Any, order: str) -> np.ndarray:
+    """numpy's protocol-5 array rebuild from an in-band buffer: plain numeric dtypes only."""
+    if not isinstance(buf, (bytes, bytearray, memoryview, pickle.PickleBuffer)) or not isinstance(dtype, np.dtype) \
+            or dtype.hasobject:
+        raise RefusedPickle("refused numpy _frombuffer of anything but a numeric buffer")
+    return np.frombuffer(buf, dtype=dtype).reshape(shape, order=order)
+
+
 def _reconstruct(subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
     if subtype is not np.ndarray:
         raise RefusedPickle("refused to rebuild an ndarray subclass")
@@ -73,6 +89,10 @@ _ALLOWED: Dict[str, Callable[..., Any]] = {
     "collections.OrderedDict": OrderedDict,
     "_codecs.encode": _latin1_encode,
     "builtins.tuple": _tuple,
+    "builtins.bytes": _empty_bytes,
+    "__builtin__.bytes": _empty_bytes,
+    "numpy.core.numeric._frombuffer": _frombuffer,
+    "numpy._core.numeric._frombuffer": _frombuffer,
 }
 # resolved when a pickle names them, so that reading Caffe2 blobs does not import Paddle
 _LAZY: Dict[str, Callable[[], Any]] = {

@@ -195,10 +195,13 @@ def load_weights(model: Any, path_or_url: PathLike, *, allow_head_reinit: bool,
     given = read_weights(path_or_url, sha256=sha256)
     own_state = model.state_dict()
     own = {k: tuple(v.shape) for k, v in own_state.items()}
-    missing = [k for k in own if k not in given]
-    unexpected = [k for k in given if k not in own]
-    mismatched = [k for k in own if k in given and tuple(given[k].shape) != own[k]]
     kept: List[str] = []
+    adapt = getattr(model, "adapt_checkpoint", None)
+    if callable(adapt):  # a model that may start from another kind of checkpoint (a detector from a recognizer)
+        given, kept = adapt(given, allow_head_reinit=allow_head_reinit, source=str(path_or_url))
+    missing = [k for k in own if k not in given and k not in kept]
+    unexpected = [k for k in given if k not in own]
+    mismatched = [k for k in own if k in given and k not in kept and tuple(given[k].shape) != own[k]]
     if mismatched and not missing and not unexpected and allow_head_reinit:
         reinit = _head_reinit_keys(model, own, given, mismatched)
         if reinit:

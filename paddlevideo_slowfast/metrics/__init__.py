@@ -2,6 +2,7 @@
 from typing import Any, Mapping
 
 from ..registry import METRICS
+from .ava import AVAMetric
 from .base import BaseMetric
 from .center_crop import CenterCropMetric
 from .multi_crop import MultiCropMetric
@@ -12,4 +13,4 @@ def build_metric(cfg: Mapping[str, Any], *, where: str = "METRIC", **extra: Any)
     return METRICS.build(cfg, where=where, **extra)
 
 
-__all__ = ["BaseMetric", "CenterCropMetric", "MultiCropMetric", "build_metric"]
+__all__ = ["AVAMetric", "BaseMetric", "CenterCropMetric", "MultiCropMetric", "build_metric"]

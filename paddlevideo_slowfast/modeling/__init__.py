@@ -1,5 +1,5 @@
-"""SlowFast models: importing this package registers the backbones, heads, recognizers and losses."""
-from . import backbone, head, losses, recognizer  # noqa: F401  (registration by decorator)
+"""SlowFast models: importing this package registers the backbones, heads, recognizers, losses and detectors."""
+from . import backbone, detection, head, losses, recognizer  # noqa: F401  (registration by decorator)
 from .builder import build_backbone, build_head, build_model
 from .flops import count_macs, count_parameters, profile
 from .init import initialize

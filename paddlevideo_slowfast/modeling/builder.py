@@ -7,16 +7,19 @@ from typing import Any, Iterator, Mapping, Optional
 from paddle import nn
 
 from ..errors import ConfigError
-from ..registry import BACKBONES, HEADS, RECOGNIZERS
+from ..registry import BACKBONES, DETECTORS, HEADS, RECOGNIZERS
 
 # head keys PaddleVideo restates from the backbone; they must agree with it
 RESTATED_HEAD_KEYS = ("width_per_group", "alpha", "beta")
 
 
 def build_model(cfg_model: Mapping[str, Any], *, seed: Optional[int] = None) -> nn.Layer:
-    """The recognizer of a MODEL config node (a Recognizer3D for SlowFast), initialised from `seed` (default 0)."""
+    """The model of a MODEL config node (a Recognizer3D for SlowFast, a FastRCNN detector for AVA), initialised
+    from `seed` (default 0); MODEL.framework picks the recognizer or detector registry."""
     extra = {} if seed is None else {"init_seed": seed}
-    return RECOGNIZERS.build(cfg_model, key="framework", where="MODEL", **extra)
+    framework = cfg_model.get("framework") if isinstance(cfg_model, Mapping) else None
+    registry = DETECTORS if isinstance(framework, str) and framework in DETECTORS else RECOGNIZERS
+    return registry.build(cfg_model, key="framework", where="MODEL", **extra)
 
 
 def build_backbone(cfg: Mapping[str, Any]) -> nn.Layer:

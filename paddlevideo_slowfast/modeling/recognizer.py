@@ -20,6 +20,10 @@ class Recognizer3D(nn.Layer):
     initialisation with seed `init_seed` (`MODEL.backbone.zero_init_final_bn` chooses the final-BN zeroing).
     """
 
+    task = "recognition"
+    train_metrics = ("top1", "top5")  # logged beside the loss while training
+    validation_key = "top1"           # picks the `_best` checkpoint
+
     def __init__(self, backbone: Mapping[str, Any], head: Mapping[str, Any], runtime_cfg: Optional[Mapping] = None,
                  init_seed: int = 0):
         super().__init__()

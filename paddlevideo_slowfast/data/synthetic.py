@@ -40,7 +40,7 @@ import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -54,7 +54,7 @@ FLIP_LABEL_PAIRS: Tuple[Tuple[str, str], ...] = (("left", "right"), ("rotate_cw"
 SPLITS = {"train": 0, "val": 1}
 FORMAT_VERSION = 1
 
-_SHAPES: Dict[str, np.ndarray] = {
+SHAPES: Dict[str, np.ndarray] = {
     "triangle": np.array([[math.cos(a), math.sin(a)] for a in np.radians([-90, 30, 150])]),
     "square": np.array([[math.cos(a), math.sin(a)] for a in np.radians([45, 135, 225, 315])]),
     "pentagon": np.array([[math.cos(a), math.sin(a)] for a in np.radians([-90, -18, 54, 126, 198])]),
@@ -101,7 +101,7 @@ def _upsample(grid: np.ndarray, size: int) -> np.ndarray:
     return rows[:, i0] * (1 - f)[None, :, None] + rows[:, i0 + 1] * f[None, :, None]
 
 
-def _background(rng: np.random.Generator, size: int) -> np.ndarray:
+def background_texture(rng: np.random.Generator, size: int) -> np.ndarray:
     """A smooth random colour texture in 40..170 (float32, H x W x 3)."""
     texture = np.zeros((size, size, 3))
     for cells, weight in ((4, 1.0), (7, 0.6), (13, 0.35)):
@@ -111,7 +111,7 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     return (40.0 + 130.0 * texture).astype(np.float32)
 
 
-def _colour(rng: np.random.Generator) -> np.ndarray:
+def bright_colour(rng: np.random.Generator) -> np.ndarray:
     """A bright saturated RGB colour."""
     hsv = np.array([[[rng.uniform(0, 180), rng.uniform(130, 255), rng.uniform(210, 255)]]], np.float32)
     return cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32)
@@ -150,25 +150,42 @@ def _motion(name: str, rng: np.random.Generator, frames: int, size: int):
     return cx, cy, angle, alpha
 
 
+def shape_points(shape: np.ndarray, radius: float, cx: float, cy: float, angle: float) -> np.ndarray:
+    """The polygon `shape` (unit vertices) scaled to `radius`, turned by `angle` degrees, centred at (cx, cy)."""
+    a = math.radians(angle)
+    rotation = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
+    return shape @ rotation.T * radius + (cx, cy)
+
+
+def fill_polygon(mask: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """`mask` (H x W uint8) set to the anti-aliased coverage (0-255) of the polygon `points`, at 1/16 px."""
+    mask.fill(0)
+    cv2.fillPoly(mask, [np.round(points * 16).astype(np.int32)], 255, lineType=cv2.LINE_AA, shift=4)
+    return mask
+
+
+def paint_shape(frame: np.ndarray, mask: np.ndarray, points: np.ndarray, colour: np.ndarray,
+                alpha: float) -> np.ndarray:
+    """`frame` (float32 H x W x 3) with the anti-aliased polygon `points` blended in at opacity `alpha`; `mask` is
+    an H x W uint8 scratch buffer (left holding the polygon's coverage)."""
+    fill_polygon(mask, points)
+    cover = (mask.astype(np.float32) * (alpha / 255.0))[..., None]
+    return frame + (colour - frame) * cover
+
+
 def render_video(name: str, rng: np.random.Generator, size: int = 64, frames: int = 48) -> np.ndarray:
     """The uint8 RGB frames (frames, size, size, 3) of one video of class `name`."""
-    background = _background(rng, size)
-    shape = _SHAPES[list(_SHAPES)[int(rng.integers(len(_SHAPES)))]]
+    background = background_texture(rng, size)
+    shape = SHAPES[list(SHAPES)[int(rng.integers(len(SHAPES)))]]
     radius = rng.uniform(22, 32) * size / 64.0 / 2.0
-    colour = _colour(rng)
+    colour = bright_colour(rng)
     cx, cy, angle, alpha = _motion(name, rng, frames, size)
     out = np.empty((frames, size, size, 3), np.uint8)
     mask = np.empty((size, size), np.uint8)
     noise = rng.standard_normal((frames, size, size, 3), dtype=np.float32)
     noise *= 6.0
     for i in range(frames):
-        a = math.radians(angle[i])
-        rotation = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
-        points = shape @ rotation.T * radius + (cx[i], cy[i])
-        mask.fill(0)
-        cv2.fillPoly(mask, [np.round(points * 16).astype(np.int32)], 255, lineType=cv2.LINE_AA, shift=4)
-        cover = (mask.astype(np.float32) * (alpha[i] / 255.0))[..., None]
-        frame = background + (colour - background) * cover
+        frame = paint_shape(background, mask, shape_points(shape, radius, cx[i], cy[i], angle[i]), colour, alpha[i])
         frame += noise[i]
         np.clip(frame, 0, 255, out=frame)
         out[i] = frame
@@ -199,13 +216,8 @@ def make_embedded_dataset(out: Union[str, Path], *, seed: int = 0, classes: Opti
     An existing `out` is replaced only when it is empty or was written here (its `dataset.json` is ours), or with
     `force`: a folder of someone's own files is never deleted by mistake."""
     spec = _spec(seed, classes, size, frames, fps, train_per_class, val_per_class, crf)
-    out = Path(out).expanduser().resolve()
-    if not force and (out.exists() or out.is_symlink()) and not _replaceable(out):
-        raise ConfigError(f"{out} exists and was not written by make-data: refusing to replace it", key="--out",
-                          expected="a new or empty folder, one written by make-data, or --force to replace it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
+
+    def fill(staging: Path) -> None:
         jobs, lists = [], {"train": [], "val": []}
         for label, name in enumerate(spec.classes):
             for split, count in (("train", spec.train_per_class), ("val", spec.val_per_class)):
@@ -213,11 +225,26 @@ def make_embedded_dataset(out: Union[str, Path], *, seed: int = 0, classes: Opti
                     rel = f"{split}/{name}/{k:04d}.mp4"
                     jobs.append((rel, name, SPLITS[split], k))
                     lists[split].append(f"{rel} {label}")
-        _run_jobs(jobs, spec.to_dict(), str(staging), workers)
+        run_jobs(jobs, spec.to_dict(), str(staging), workers)
         for split, lines in lists.items():
             (staging / f"{split}.list").write_text("\n".join(lines) + "\n", encoding="utf-8")
         (staging / "label_names.txt").write_text("\n".join(spec.classes) + "\n", encoding="utf-8")
         (staging / "dataset.json").write_text(json.dumps(spec.to_dict(), indent=2) + "\n", encoding="utf-8")
+
+    return staged_replace(out, fill, force=force)
+
+
+def staged_replace(out: Union[str, Path], fill: Callable[[Path], None], *, force: bool = False) -> Path:
+    """Run `fill` on a temporary sibling of `out`, then swap it into place; a non-empty `out` that make-data did
+    not write (no `dataset.json` of ours) is refused unless `force`, so nobody's own files are deleted by mistake."""
+    out = Path(out).expanduser().resolve()
+    if not force and (out.exists() or out.is_symlink()) and not _replaceable(out):
+        raise ConfigError(f"{out} exists and was not written by make-data: refusing to replace it", key="--out",
+                          expected="a new or empty folder, one written by make-data, or --force to replace it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        fill(staging)
         if out.is_dir() and not out.is_symlink():
             shutil.rmtree(out)
         elif out.exists() or out.is_symlink():
@@ -255,16 +282,18 @@ def _spec(seed, classes, size, frames, fps, train_per_class, val_per_class, crf)
                         int(val_per_class), int(crf))
 
 
-def _run_jobs(jobs: List, spec: Dict, root: str, workers: Optional[int]) -> None:
+def run_jobs(jobs: List, spec: Dict, root: str, workers: Optional[int],
+              write_batch: Callable[[List, Dict, str], int] = _write_batch) -> None:
+    """`write_batch(batch, spec, root)` over `jobs`, on `workers` spawned processes (a top-level function)."""
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     if workers == 1:
-        _write_batch(jobs, spec, root)
+        write_batch(jobs, spec, root)
         return
     chunk = max(1, len(jobs) // (workers * 8))
     batches = [jobs[i:i + chunk] for i in range(0, len(jobs), chunk)]
     # fresh processes: forking a process whose FFmpeg/OpenCV threads hold locks can deadlock the children
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        for future in [pool.submit(_write_batch, batch, spec, root) for batch in batches]:
+        for future in [pool.submit(write_batch, batch, spec, root) for batch in batches]:
             future.result()
 
 

@@ -52,6 +52,10 @@ def evaluate_detections(model: Any, loader: Any, metric: Any, *, mode: str = "va
             metric.update(i, batch, model.test_step(batch))
             progress.step()
     progress.close()
+    dataset = getattr(loader, "dataset", None)
+    unscored = list(getattr(dataset, "unscored", None) or [])  # clips that could not be decoded
+    if unscored:
+        metric.add_unscored([dataset.info[int(i)]["img_key"] for i in unscored])
     result = metric.accumulate()
     if was_training:
         model.train()

@@ -103,8 +103,30 @@ def check_divisible(cfg: Mapping[str, Any]) -> None:
                                           "every alpha-th frame and the fusion joins T/alpha Fast steps to it")
 
 
+AVA_CLASSES = 81  # the default of both BBoxHeadAVA.num_classes and AVADataset.num_classes (AVA's ids 1..80)
+HEAD_CLASSES = "MODEL.head.bbox_head.num_classes"
+
+
+def check_detection_classes(cfg: Mapping[str, Any]) -> None:
+    """An AVA dataset's multi-hot label width equals the detector head's class count (both default to 81)."""
+    head = (_present(cfg, HEAD_CLASSES) or [(f"{HEAD_CLASSES} (default)", AVA_CLASSES, None)])[0]
+    for mode in MODES:
+        if get(cfg, f"DATASET.{mode}.format", None) != "AVADataset" or get(cfg, "MODEL.framework", None) != "FastRCNN":
+            continue
+        if get(cfg, f"DATASET.{mode}.custom_classes", None) is not None:
+            continue  # the dataset derives its width from the custom classes and checks num_classes itself
+        data = (_present(cfg, f"DATASET.{mode}.num_classes")
+                or [(f"DATASET.{mode}.num_classes (default)", AVA_CLASSES, None)])[0]
+        if data[1] != head[1]:
+            bad = data if data[2] is not None or head[2] is None else head
+            raise ConfigError(f"{_where(data)} disagrees with {_where(head)}", file=bad[2],
+                              key=f"DATASET.{mode}.num_classes" if bad is data else HEAD_CLASSES,
+                              expected="the same class count: the dataset's label vectors feed the head's sigmoids")
+
+
 def check_agreement(cfg: Mapping[str, Any]) -> None:
     """Refuse a config whose restated facts disagree (names both keys and their files)."""
     check_same(cfg)
     check_at_least(cfg)
     check_divisible(cfg)
+    check_detection_classes(cfg)

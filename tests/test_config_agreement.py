@@ -103,3 +103,13 @@ def test_metric_view_counts_follow_the_test_dataset() -> None:
     assert err.key == "METRIC.num_spatial_crops" and "DATASET.test.num_spatial_crops = 3" in str(err)
     cfg = load_config(SLOWFAST, ["DATASET.test.num_ensemble_views=2", "METRIC.num_ensemble_views=2"])
     assert cfg.METRIC.num_ensemble_views == cfg.DATASET.test.num_ensemble_views == 2
+
+
+def test_an_ava_dataset_and_the_detector_head_count_the_same_classes() -> None:
+    ava = str(REPO / "configs" / "ava_slowfast_r50_8x8.yaml")
+    load_config(ava)                                              # both default to AVA's 81
+    with pytest.raises(ConfigError) as err:
+        load_config(ava, ["MODEL.head.bbox_head.num_classes=10"])
+    assert "DATASET.train.num_classes (default) = 81" in str(err.value) and err.value.key.endswith("num_classes")
+    load_config(ava, ["MODEL.head.bbox_head.num_classes=10"]
+                + [f"+DATASET.{mode}.num_classes=10" for mode in ("train", "valid", "test")])

@@ -15,8 +15,8 @@ by `paddle.io.DataLoader` with `DATASET.num_workers` worker processes.
   ignore Ctrl-C, which the trainer handles (it stops between steps and shuts them down).
 - Bad videos: workers report them to the dataset (`loader.dataset.bad_count`, `.bad_videos`, `.unscored`),
   taken in after every batch and logged once per file.
-- `DATASET.embedded` (a mapping of `ensure_embedded_dataset` arguments) generates the embedded dataset first
-  when it is missing.
+- `DATASET.embedded` (a mapping of `ensure_embedded_dataset` arguments, or with `task: detection` of
+  `ensure_embedded_ava`'s) generates the embedded dataset first when it is missing.
 Test memory in flight is about num_workers x 2 x V x one clip (30 views of 32x256x256 are 0.85 GB a video).
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ import random
 import signal
 import threading
 import time
-from typing import Any, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -55,15 +55,29 @@ def batch_size_for(cfg: Mapping[str, Any], mode: str) -> int:
     return base
 
 
+def ensure_embedded(options: Dict[str, Any]) -> None:
+    """Generate the embedded dataset `DATASET.embedded` asks for: `task: detection` the AVA-format one."""
+    task = options.pop("task", "recognition")
+    if task == "detection":
+        from .ava_synthetic import ensure_embedded_ava
+
+        ensure_embedded_ava(**options)
+    elif task == "recognition":
+        from .synthetic import ensure_embedded_dataset
+
+        ensure_embedded_dataset(**options)
+    else:
+        raise ConfigError(f"unknown embedded dataset task '{task}'", key="DATASET.embedded.task",
+                          expected="recognition or detection")
+
+
 def build_dataset(cfg: Mapping[str, Any], mode: str, *, seed: Optional[int] = None):
     """The dataset of `DATASET.<mode>` with the pipeline of `PIPELINE.<mode>`."""
     if mode not in ("train", "valid", "test"):
         raise ConfigError(f"unknown mode '{mode}'", key="mode", expected="train, valid or test")
     embedded = get(cfg, "DATASET.embedded", None)
     if embedded:
-        from .synthetic import ensure_embedded_dataset
-
-        ensure_embedded_dataset(**dict(embedded))
+        ensure_embedded(dict(embedded))
     node = require(cfg, f"DATASET.{mode}", (Mapping,))
     pipeline = build_pipeline(require(cfg, f"PIPELINE.{mode}", (Mapping,)), where=f"PIPELINE.{mode}")
     extra = dict(pipeline=pipeline, mode=mode, seed=int(seed if seed is not None else get(cfg, "seed", 0) or 0),

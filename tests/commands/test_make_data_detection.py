@@ -205,3 +205,15 @@ def test_ensure_generates_once_and_leaves_other_data_alone(tmp_path) -> None:
     for row in read_annotations(root / "annotations/ava_train.csv").records:
         counts[row.timestamp] += 1
     assert set(counts) == {902}
+
+
+def test_a_config_asks_for_the_detection_dataset_through_dataset_embedded(tmp_path) -> None:
+    from paddlevideo_slowfast.data.loader import ensure_embedded
+    from paddlevideo_slowfast.errors import ConfigError
+
+    root = tmp_path / "ava"
+    ensure_embedded({"task": "detection", "root": str(root), "size": 64, "seconds": 4, "train_videos": 1,
+                     "val_videos": 1, "max_actors": 1})
+    assert (root / "dataset.json").is_file() and (root / "annotations" / "ava_val.csv").is_file()
+    with pytest.raises(ConfigError, match="DATASET.embedded.task"):
+        ensure_embedded({"task": "segmentation", "root": str(root)})

@@ -84,3 +84,71 @@ def tiny_cfg(tiny_config: Path):
     from paddlevideo_slowfast.config import load_config
 
     return load_config(str(tiny_config))
+
+
+TINY_AVA_CLASSES = 10  # the generated dataset's action ids 1..9 and the reserved column 0
+
+
+@pytest.fixture(scope="session")
+def tiny_ava_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small generated AVA-format detection set (64 px, 5 s: 2 keyframes a video; 4 train + 2 val videos)."""
+    from paddlevideo_slowfast.data.ava_synthetic import make_embedded_ava
+
+    return make_embedded_ava(tmp_path_factory.mktemp("ava") / "tiny_ava", seed=0, size=64, seconds=5,
+                             train_videos=4, val_videos=2, max_actors=2, workers=1)
+
+
+def tiny_ava_config_text(data: Path) -> str:
+    """A YAML config for a tiny SlowFast detector on `data` that inherits the AVA recipe (the model's layout)."""
+    notes = data / "annotations"
+    split = {mode: ("train" if mode == "train" else "val") for mode in ("train", "valid", "test")}
+    lines = [f"_BASE_: ['{REPO / 'configs' / 'ava_slowfast_r50_8x8.yaml'}', "
+             f"'{REPO / 'configs' / '_base_' / 'schedules' / 'adamw_cosine_30e.yaml'}']",
+             "model_name: TinyAVA", "epochs: 2", "log_interval: 1", "save_interval: 1", "val_interval: 1",
+             "seed: 7",
+             "MODEL:",
+             "  backbone: {depth: 10, width_per_group: 8, spatial_strides: [[1, 1], [2, 2], [1, 1], [1, 1]]}",
+             "  head:",
+             "    bbox_roi_extractor: {output_size: 2}",
+             f"    bbox_head: {{in_channels: null, num_classes: {TINY_AVA_CLASSES}, dropout_ratio: 0.0}}",
+             "    sampler: {num: 4}",
+             "DATASET:",
+             "  batch_size: 2", "  valid_batch_size: 2", "  test_batch_size: 2", "  num_workers: 0"]
+    for mode, name in split.items():
+        test = ", test_mode: true" if mode != "train" else ""
+        lines.append(f"  {mode}: {{data_prefix: '{data / 'videos'}', source: video, "
+                     f"file_path: '{notes / f'ava_{name}.csv'}', "
+                     f"exclude_file: '{notes / f'ava_{name}_excluded_timestamps.csv'}', "
+                     f"proposal_file: '{notes / f'ava_dense_proposals_{name}.pkl'}', "
+                     f"label_file: '{notes / 'ava_action_list.pbtxt'}', timestamp_start: 900, timestamp_end: 905, "
+                     f"padding_len: 16, num_classes: {TINY_AVA_CLASSES}{test}}}")
+    norm = "Normalize: {mean: [123.675, 116.28, 103.53], std: [58.395, 57.12, 57.375], to_bgr: false}"
+    lines.append("PIPELINE:")
+    for mode in split:
+        transforms = (["RandomRescale: {scale_range: [64, 72]}", "RandomCrop_v2: {size: 64}", "Flip: {flip_ratio: 0.5}"]
+                      if mode == "train" else ["Rescale: {scale_range: [-1, 64]}"])
+        lines += [f"  {mode}:", "    sampler: {clip_len: 8}", "    transform:",
+                  *(f"      - {t}" for t in [*transforms, norm, "PackOutput: {alpha: 4}"])]
+    lines += [f"METRIC: {{file_path: '{notes / 'ava_val.csv'}', "
+              f"exclude_file: '{notes / 'ava_val_excluded_timestamps.csv'}', "
+              f"label_file: '{notes / 'ava_action_list.pbtxt'}'}}",
+              "PRECISEBN: {num_iters_preciseBN: 1}",
+              "OPTIMIZER: {learning_rate: {warmup_epochs: 1, max_epoch: 2}}",
+              "INFERENCE: {num_frames: 8, target_size: 64}"]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="session")
+def tiny_ava_config(tiny_ava_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny detection config as a file."""
+    path = tmp_path_factory.mktemp("cfg") / "tiny_ava.yaml"
+    path.write_text(tiny_ava_config_text(tiny_ava_dataset))
+    return path
+
+
+@pytest.fixture
+def tiny_ava_cfg(tiny_ava_config: Path):
+    """The tiny detection config loaded."""
+    from paddlevideo_slowfast.config import load_config
+
+    return load_config(str(tiny_ava_config))

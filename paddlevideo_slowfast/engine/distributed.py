@@ -35,3 +35,16 @@ def barrier() -> None:
         import paddle.distributed as dist
 
         dist.barrier()
+
+
+def broadcast_buffers(model) -> None:
+    """Give every rank rank 0's untrained state (BN running statistics), as DDP's broadcast_buffers does: on CPU
+    each rank keeps its own (no SyncBN; PreciseBN sees its own batches), so a distributed validation would otherwise
+    score a different model on each rank than the checkpoint rank 0 writes. No-op in a single process."""
+    if world_size() <= 1:
+        return
+    import paddle.distributed as dist
+
+    # Paddle's BN keeps _mean/_variance as parameters with stop_gradient, not as buffers
+    for tensor in [p for p in model.parameters() if p.stop_gradient] + list(model.buffers()):
+        dist.broadcast(tensor, src=0)

@@ -11,7 +11,7 @@ from ..config import AttrDict, get
 from ..errors import CheckpointError, ConfigError
 from ..runtime import output_folder, select_device
 from . import checkpoint as ckpt
-from .distributed import barrier, init_distributed, is_main_process, rank, world_size
+from .distributed import barrier, broadcast_buffers, init_distributed, is_main_process, rank, world_size
 from .interrupt import Interrupted, deferred_interrupt, is_interrupt
 from .logging import Average, RunRecorder, format_eta, get_logger, progress_bar, setup_logging
 from .precise_bn import recompute_bn_stats
@@ -287,6 +287,7 @@ class Trainer:
                                       min(int(precise.num_iters_preciseBN), self.iters_per_epoch),
                                       lambda b: self.model.backbone(b[:2]))  # the BN layers are all there
             self.log.info("PreciseBN: BN statistics recomputed over %d batches", used)
+        broadcast_buffers(self.model)  # every rank scores the model rank 0 saves
         self.log.info("validation after epoch %d/%d", epoch, self.epochs)
         if is_detector(self.model):
             metric = build_detection_metric(get(self.cfg, "METRIC") or {}, self.valid_loader)

@@ -84,6 +84,8 @@ class ResNetSlowFast(nn.Layer):
         self.zero_init_final_bn = bool(zero_init_final_bn)
         norm = Norm(eps=bn_eps, momentum=bn_momentum, weight_decay=bn_weight_decay)
         divisor = [(1, beta)[p] for p in paths]  # channel divisor per pathway: the Fast one is 1/beta as wide
+        _check(all(width_per_group // d >= 1 for d in divisor), "width_per_group", width_per_group,
+               f"at least beta = {beta}: the Fast pathway is width_per_group // beta channels wide")
         # folding time pays where frames are many and channels few: the Fast pathway (measured per layer)
         fast_conv = [bool(cpu_fast_conv) and p == 1 for p in paths]
 

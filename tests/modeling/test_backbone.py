@@ -108,7 +108,8 @@ def test_temporal_kernels_follow_the_paper():
         assert sd[f"backbone.{stage}.pathway0_res0.branch2.b.weight"].shape[2:] == [1, 3, 3]
 
 
-@pytest.mark.parametrize("key,value", [("depth", 34), ("bn_norm_type", "sub_batchnorm"), ("num_pathways", 1)])
+@pytest.mark.parametrize("key,value", [("depth", 34), ("bn_norm_type", "sub_batchnorm"), ("num_pathways", 1),
+                                       ("width_per_group", 4)])
 def test_unsupported_backbone_values_name_the_key(key, value):
     with pytest.raises(ConfigError) as err:
         create_model("slowfast_tiny", {"backbone": {key: value}})

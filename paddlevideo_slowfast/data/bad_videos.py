@@ -43,17 +43,28 @@ class BadVideoLog:
             os.close(fd)
             weakref.finalize(self, _remove, self._file, self._owner)
 
+    def in_worker(self) -> bool:
+        """Whether this process is a loader worker writing to the shared file (not the owner)."""
+        return self._file is not None and os.getpid() != self._owner
+
+    def append(self, event: Dict) -> None:
+        """Write one event (a JSON object) as one line of the shared file: one write() call, never interleaved."""
+        fd = os.open(self._file, os.O_WRONLY | os.O_APPEND)
+        try:
+            os.write(fd, (json.dumps(event) + "\n").encode("utf-8"))
+        finally:
+            os.close(fd)
+
     def record(self, bad: BadVideo) -> None:
         """Note one failed read; from a worker it goes to the shared file, in the owner it is kept and logged."""
-        if self._file is not None and os.getpid() != self._owner:
-            line = (json.dumps(bad._asdict()) + "\n").encode("utf-8")
-            fd = os.open(self._file, os.O_WRONLY | os.O_APPEND)
-            try:
-                os.write(fd, line)
-            finally:
-                os.close(fd)
+        if self.in_worker():
+            self.append(bad._asdict())
         else:
             self._keep(bad)
+
+    def take(self, event: Dict) -> None:
+        """One event a worker wrote, in the owner: here always a bad video."""
+        self._keep(BadVideo(**event))
 
     def _keep(self, bad: BadVideo) -> None:
         self.records.append(bad)
@@ -77,7 +88,7 @@ class BadVideoLog:
         self._offset += complete
         for line in data[:complete].splitlines():
             if line.strip():
-                self._keep(BadVideo(**json.loads(line)))
+                self.take(json.loads(line))
 
     @property
     def videos(self) -> List[Tuple[str, str]]:
@@ -108,3 +119,28 @@ def _remove(path: str, owner: int) -> None:
             os.remove(path)
         except OSError:
             pass
+
+
+class RecordsBadVideos:
+    """What a dataset reports of the videos it could not read, from its `bad` log (a BadVideoLog)."""
+
+    bad: BadVideoLog
+
+    @property
+    def bad_videos(self) -> List[Tuple[str, str]]:
+        """Distinct unreadable videos met so far, as (path, reason)."""
+        return self.bad.videos
+
+    @property
+    def bad_count(self) -> int:
+        return len(self.bad.videos)
+
+    @property
+    def unscored(self) -> List[int]:
+        """Validation/test item indices whose video could not be read."""
+        return self.bad.unscored
+
+    @property
+    def substitutions(self) -> int:
+        return self.bad.substitutions
+

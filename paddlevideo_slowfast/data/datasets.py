@@ -30,7 +30,7 @@ import numpy as np
 
 from ..errors import ConfigError, VideoDecodeError
 from ..registry import DATASETS
-from .bad_videos import BadVideo, BadVideoLog
+from .bad_videos import BadVideo, BadVideoLog, RecordsBadVideos
 from .compose import Compose, build_pipeline
 from .multiview import decode_once_views
 from .rng import item_rng
@@ -78,7 +78,7 @@ def read_label_names(label_file: str, *, key: Optional[str] = None, config_file:
 
 
 @DATASETS.register()
-class SFVideoDataset:
+class SFVideoDataset(RecordsBadVideos):
     """SlowFast video dataset over a PaddleVideo list file; see the module docstring for what an item holds."""
 
     def __init__(self, file_path: str, pipeline: Union[Compose, Mapping[str, Any], Callable],
@@ -123,25 +123,6 @@ class SFVideoDataset:
                                      spatial_sample_index=s, temporal_num_clips=self.num_ensemble_views,
                                      spatial_num_clips=self.num_spatial_crops))
         return info
-
-    # ---- the record of bad videos, for the epoch logs -------------------------------------------------------
-    @property
-    def bad_videos(self) -> List[Tuple[str, str]]:
-        """Distinct unreadable videos met so far, as (path, reason)."""
-        return self.bad.videos
-
-    @property
-    def bad_count(self) -> int:
-        return len(self.bad.videos)
-
-    @property
-    def unscored(self) -> List[int]:
-        """Validation/test item indices whose video could not be read."""
-        return self.bad.unscored
-
-    @property
-    def substitutions(self) -> int:
-        return self.bad.substitutions
 
     def set_epoch(self, epoch: int) -> None:
         """The epoch plain integer indices belong to (the loader's sampler passes it with each index)."""

@@ -33,7 +33,7 @@ import numpy as np
 
 from ...errors import ConfigError, VideoDecodeError
 from ...registry import DATASETS
-from ..bad_videos import BadVideo
+from ..bad_videos import BadVideo, RecordsBadVideos
 from ..compose import Compose, build_pipeline
 from ..rng import item_rng
 from ..sampling import DEFAULT_BACKEND
@@ -57,7 +57,7 @@ def pad_rows(array: np.ndarray, rows: int) -> np.ndarray:
 
 
 @DATASETS.register()
-class AVADataset:
+class AVADataset(RecordsBadVideos):
     """AVA spatio-temporal detection dataset; see the module docstring."""
 
     def __init__(self, file_path: str, pipeline: Union[Compose, Mapping[str, Any], Callable],
@@ -230,24 +230,7 @@ class AVADataset:
                     len({i["video_id"] for i in self.info}),
                     ", ".join(f"{k} {v}" for k, v in losses.items() if v) or "nothing skipped")
 
-    # ---- what was lost while running ------------------------------------------------------------------------
-    @property
-    def bad_videos(self) -> List[Tuple[str, str]]:
-        return self.bad.videos
-
-    @property
-    def bad_count(self) -> int:
-        return len(self.bad.videos)
-
-    @property
-    def unscored(self) -> List[int]:
-        """Evaluation items whose clip could not be decoded (returned as zeros with no RoIs)."""
-        return self.bad.unscored
-
-    @property
-    def substitutions(self) -> int:
-        return self.bad.substitutions
-
+    # ---- what was lost while running (bad_videos, unscored, ... from RecordsBadVideos) ---------------------
     def item_counts(self) -> Dict[str, int]:
         """Per-item losses so far from every worker: dropped_gt, dropped_proposals, proposal_fallback,
         clips_without_gt."""

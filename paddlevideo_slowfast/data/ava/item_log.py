@@ -6,12 +6,10 @@ Workers append one JSON line per event to the shared file `BadVideoLog.share()` 
 """
 from __future__ import annotations
 
-import json
-import os
 from collections import Counter
 from typing import Dict
 
-from ..bad_videos import BadVideo, BadVideoLog
+from ..bad_videos import BadVideoLog
 
 
 class AVAItemLog(BadVideoLog):
@@ -26,35 +24,17 @@ class AVAItemLog(BadVideoLog):
         counts = {name: int(n) for name, n in counts.items() if n}
         if not counts:
             return
-        if self._file is not None and os.getpid() != self._owner:
-            fd = os.open(self._file, os.O_WRONLY | os.O_APPEND)
-            try:
-                os.write(fd, (json.dumps({"counts": counts}) + "\n").encode("utf-8"))
-            finally:
-                os.close(fd)
+        if self.in_worker():
+            self.append({"counts": counts})
         else:
             self._counts.update(counts)
 
-    def drain(self) -> None:
-        """Take in what workers wrote since the last call: bad clips and counters."""
-        if self._file is None or os.getpid() != self._owner:
-            return
-        try:
-            with open(self._file, "rb") as handle:
-                handle.seek(self._offset)
-                data = handle.read()
-        except FileNotFoundError:
-            return
-        complete = data.rfind(b"\n") + 1
-        self._offset += complete
-        for line in data[:complete].splitlines():
-            if not line.strip():
-                continue
-            event = json.loads(line)
-            if "counts" in event:
-                self._counts.update(event["counts"])
-            else:
-                self._keep(BadVideo(**event))
+    def take(self, event: Dict) -> None:
+        """One event a worker wrote: counters, or a bad clip."""
+        if "counts" in event:
+            self._counts.update(event["counts"])
+        else:
+            super().take(event)
 
     def totals(self) -> Dict[str, int]:
         """Every counter so far, from all workers."""

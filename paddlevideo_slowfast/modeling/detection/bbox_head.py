@@ -61,7 +61,8 @@ class BBoxHeadAVA(nn.Layer):
         if self.dropout is not None and self.dropout_before_pool:
             x = self.dropout(x)
         x = x.mean(axis=2) if self.temporal_pool_type == "avg" else x.max(axis=2)           # [R, C, S, S]
-        x = x.mean(axis=[2, 3]) if self.spatial_pool_type == "avg" else x.max(axis=[2, 3])  # [R, C]
+        # adaptive_max_pool2d: the same values as max over [2, 3], whose CPU backward is ~3000x slower
+        x = x.mean(axis=[2, 3]) if self.spatial_pool_type == "avg" else F.adaptive_max_pool2d(x, 1).flatten(1)  # [R, C]
         if self.dropout is not None and not self.dropout_before_pool:
             x = self.dropout(x)
         return self.fc_cls(x)

@@ -77,21 +77,27 @@ def _enable_tensorrt(config, precision: str, max_batch: int) -> None:
                                   precision_mode=mode, use_static=False, use_calib_mode=False)
 
 
+def create_paddle_predictor(model_file: Path, params_file: Path, **options):
+    """A Paddle Inference predictor with `paddle_config`'s settings; a corrupt or foreign model is one
+    CheckpointError line naming both files."""
+    import paddle.inference as pi
+
+    with stdout_to_stderr():
+        try:
+            return pi.create_predictor(paddle_config(Path(model_file), Path(params_file), **options))
+        except (ValueError, RuntimeError, OSError) as exc:  # Paddle's parser refuses a corrupt or foreign file
+            detail = " ".join(str(exc).split())
+            raise CheckpointError(f"{model_file} + {params_file}",
+                                  reason=f"not a loadable Paddle Inference model: {detail}") from None
+
+
 class PaddleRunner:
     """A Paddle Inference predictor fed its clips ((slow, fast), or the one clip of a one-pathway model) by input
     name; returns the probabilities."""
 
     def __init__(self, model_file: Path, params_file: Path, input_names: Sequence[str] = ("slow", "fast"),
                  **options):
-        import paddle.inference as pi
-
-        with stdout_to_stderr():
-            try:
-                self.predictor = pi.create_predictor(paddle_config(Path(model_file), Path(params_file), **options))
-            except (ValueError, RuntimeError, OSError) as exc:  # Paddle's parser refuses a corrupt or foreign file
-                detail = " ".join(str(exc).split())
-                raise CheckpointError(f"{model_file} + {params_file}",
-                                      reason=f"not a loadable Paddle Inference model: {detail}") from None
+        self.predictor = create_paddle_predictor(model_file, params_file, **options)
         names: List[str] = list(self.predictor.get_input_names())
         self.input_names = order_inputs(names, input_names, where=str(model_file))
         self.inputs = [self.predictor.get_input_handle(n) for n in self.input_names]

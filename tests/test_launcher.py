@@ -99,3 +99,4 @@ def test_documented_launcher_form_trains_in_two_processes(form: str, request, ti
         assert "train step:3 " in rank0 and "train step:4 " not in rank0
     else:
         assert "batch 2 x 2 processes" in (out / "train.log").read_text()
+        assert text.count("training finished; outputs in") == 1  # the job's one result line, not one per rank

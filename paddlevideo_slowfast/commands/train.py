@@ -33,5 +33,8 @@ def run(args: argparse.Namespace) -> int:
     summary = train_model(cfg, TrainOptions(weights=args.weights, resume=args.resume, validate=args.validate,
                                             amp=args.amp, amp_level=args.amp_level, seed=args.seed,
                                             output=args.output))
-    print(f"training finished; outputs in {summary['output']}")
+    from ..engine.distributed import is_main_process
+
+    if is_main_process():  # one line per job, not one per process of a launcher
+        print(f"training finished; outputs in {summary['output']}")
     return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Dict, Mapping, Optional
 
+from .distributed import gather_lists
 from .logging import Progress
 
 QUIET_METRIC = 0
@@ -53,9 +54,9 @@ def evaluate_detections(model: Any, loader: Any, metric: Any, *, mode: str = "va
             progress.step()
     progress.close()
     dataset = getattr(loader, "dataset", None)
-    unscored = list(getattr(dataset, "unscored", None) or [])  # clips that could not be decoded
+    unscored = gather_lists(getattr(dataset, "unscored", None) or [])  # clips no rank could decode
     if unscored:
-        metric.add_unscored([dataset.info[int(i)]["img_key"] for i in unscored])
+        metric.add_unscored([dataset.info[int(i)]["img_key"] for i in sorted(set(unscored))])
     result = metric.accumulate()
     if was_training:
         model.train()

@@ -29,6 +29,17 @@ def init_distributed() -> bool:
     return True
 
 
+def gather_lists(items: list) -> list:
+    """Every rank's `items`, concatenated in rank order (the list itself in a single process)."""
+    if world_size() <= 1:
+        return list(items)
+    import paddle.distributed as dist
+
+    parts: list = []
+    dist.all_gather_object(parts, list(items))
+    return [item for part in parts for item in part]
+
+
 def barrier() -> None:
     """Wait for every rank (no-op in a single process)."""
     if world_size() > 1:

@@ -23,13 +23,14 @@ COMMANDS = {
     "summary": ("paddlevideo_slowfast.commands.summary", "print parameters and GMACs of the configured model"),
     "export": ("paddlevideo_slowfast.commands.export", "export a Paddle Inference model (+ infer_cfg.yml, ONNX)"),
     "predict": ("paddlevideo_slowfast.commands.predict", "classify video files with an exported model"),
+    "detect": ("paddlevideo_slowfast.commands.detect", "detect each person's actions in a video (exported AVA model)"),
 }
 
 
 VERBOSE_HELP = "also show Paddle's own warnings and C++ log lines (hidden by default)"
 
 # verbs that run the model: Paddle's eager CPU kernels use one thread unless told otherwise
-COMPUTE_VERBS = {"train", "test", "export", "predict", "summary"}
+COMPUTE_VERBS = {"train", "test", "export", "predict", "summary", "detect"}
 
 
 def _configure_threads() -> None:

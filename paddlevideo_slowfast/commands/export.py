@@ -34,11 +34,13 @@ def run(args: argparse.Namespace) -> int:
     written = [result.model_file, result.params_file, result.infer_cfg, result.onnx_file]
     print(f"exported to {result.model_dir}: " + ", ".join(p.name for p in written if p is not None))
     shapes = "; ".join(f"{spec['name']} {spec['shape']}" for spec in result.info.inputs)
-    print(f"inputs: {shapes} (-1 = dynamic); output: class probabilities")
+    output = result.info.output if result.info.task == "detection" else "class probabilities"
+    print(f"inputs: {shapes} (-1 = dynamic); output: {output}")
     if result.folded_bn:
         print(f"folded {result.folded_bn} BatchNorms into their convolutions")
     if result.max_abs_diff is not None:
-        print(f"Paddle Inference vs dygraph on a random clip: max abs difference {result.max_abs_diff:.2e}")
+        print(f"Paddle Inference vs dygraph on random {'clips and boxes' if result.info.task == 'detection' else 'clip'}: "
+              f"max abs difference {result.max_abs_diff:.2e}")
     if result.onnx_max_abs_diff is not None:
         print(f"onnxruntime vs dygraph on the same clip: max abs difference {result.onnx_max_abs_diff:.2e}")
     elif result.onnx_file is not None and options.check:

@@ -133,6 +133,10 @@ def export_model(cfg: Mapping[str, Any], weights: Optional[str], output_dir: Any
         raise ValueError("export_model needs an eval-mode model")
     else:
         model = copy.deepcopy(model)  # BN folding edits the layers: the caller's model stays as it was
+    if getattr(model, "task", "recognition") == "detection":
+        from .detect_export import export_detector
+
+        return export_detector(cfg, model, output_dir, options, label_names=label_names)
     pathways = tuple(getattr(getattr(model, "backbone", None), "PATHWAYS", (0, 1)))
     info = from_training_config(cfg, model_file=model_file, params_file=params_file, model_format=model_format,
                                 input_names=options.input_names, dynamic_hw=options.dynamic_hw,

@@ -23,9 +23,9 @@ MODEL_FORMATS = {"pir": ".json", "legacy": ".pdmodel"}
 PARAMS_SUFFIX = ".pdiparams"
 PATHWAYS = ("slow", "fast")  # the clip each pathway reads, by its index in the backbone's [slow, fast] input
 
-HEADER = ("# Written by `paddlevideo export`: everything `paddlevideo predict` needs to run this model on a video.\n"
-          "# model_format pir = Paddle 3 program (.json); legacy = .pdmodel for Paddle Inference 2.x, FastDeploy,\n"
-          "# Paddle Lite. Input shapes use -1 for dynamic dimensions; the output is class probabilities.\n")
+HEADER = ("# Written by `paddlevideo export`: everything `paddlevideo predict` (`detect` for a detector) needs to run\n"
+          "# this model on a video. model_format pir = Paddle 3 program (.json); legacy = .pdmodel for Paddle Inference\n"
+          "# 2.x, FastDeploy, Paddle Lite. Input shapes use -1 for dynamic dimensions; `output` says what comes out.\n")
 
 
 @dataclass
@@ -47,6 +47,8 @@ class InferConfig:
     onnx_file: Optional[str] = None
     model_name: str = "SlowFast"
     pathways: List[str] = field(default_factory=lambda: list(PATHWAYS))  # the clip of each input: slow or fast
+    task: str = "recognition"             # "detection": an AVA detector (inputs + proposals, rois_num; `detect`)
+    keyframes: Optional[Dict[str, Any]] = None  # detection: clip_len, frame_interval, fps, action_thr
     extra: Dict[str, Any] = field(default_factory=dict)  # provenance: paddle version, folded BNs, parity check
 
     def label(self, class_id: int) -> str:
@@ -94,10 +96,11 @@ def read_infer_config(model_dir: Path) -> InferConfig:
                           expected=" or ".join(MODEL_FORMATS))
     values["test_views"] = tuple(values.get("test_views") or (1, 1))
     values["pathways"] = list(values.get("pathways") or PATHWAYS)
-    if len(values["pathways"]) != len(values["inputs"]) or not set(values["pathways"]) <= set(PATHWAYS):
+    clips = [spec for spec in values["inputs"] if len(spec.get("shape") or []) == 5]  # a detector adds its boxes
+    if len(values["pathways"]) != len(clips) or not set(values["pathways"]) <= set(PATHWAYS):
         raise ConfigError(f"pathways {values['pathways']} do not name the clip of each of the "
-                          f"{len(values['inputs'])} inputs", file=str(path), key="pathways",
-                          expected=f"one of {' or '.join(PATHWAYS)} per input")
+                          f"{len(clips)} clip inputs", file=str(path), key="pathways",
+                          expected=f"one of {' or '.join(PATHWAYS)} per clip input")
     values["crop_size"] = values.get("crop_size")
     extra = {k: v for k, v in data.items() if k not in known and k != "format_version"}
     return InferConfig(**values, extra=extra)

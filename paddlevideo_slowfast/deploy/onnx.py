@@ -14,7 +14,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..errors import ConfigError
-from .runtime import check_clip_count, default_threads, order_inputs, stdout_to_stderr
+from .runtime import check_clip_count, default_threads, input_dtype, order_inputs, stdout_to_stderr
 
 OPSET = 13
 
@@ -67,5 +67,5 @@ class OnnxRunner:
     def __call__(self, *clips: np.ndarray) -> np.ndarray:
         """Clips in the order of `input_names` -> (N, num_classes) probabilities."""
         check_clip_count(clips, self.input_names)
-        feed = {name: np.ascontiguousarray(x, dtype=np.float32) for name, x in zip(self.input_names, clips)}
+        feed = {name: np.ascontiguousarray(x, dtype=input_dtype(x)) for name, x in zip(self.input_names, clips)}
         return self.session.run(None, feed)[0]

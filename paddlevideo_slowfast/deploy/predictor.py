@@ -56,6 +56,10 @@ class Predictor:
                  backend: Optional[str] = None, runtime: str = "paddle"):
         self.model_dir = Path(model_dir)
         self.info = self._infer_config(config)
+        if self.info.task == "detection":
+            raise ConfigError(f"{self.model_dir} holds an action detector", key="--model",
+                              file=str(self.model_dir / INFER_CFG), expected="`paddlevideo detect` (Detector) for it; "
+                              "predict classifies with a recognition model")
         self.views = parse_views(views) if isinstance(views, str) else tuple(int(v) for v in views)
         self.batch_size = max(1, int(batch_size))
         self.backend = backend

@@ -107,12 +107,17 @@ class PaddleRunner:
         """Clips in the order of `input_names`, e.g. (N, C, T/alpha, H, W), (N, C, T, H, W) float32 -> (N, classes)."""
         check_clip_count(clips, self.input_names)
         for handle, array in zip(self.inputs, clips):
-            array = np.ascontiguousarray(array, dtype=np.float32)
+            array = np.ascontiguousarray(array, dtype=input_dtype(array))
             handle.reshape(list(array.shape))
             handle.copy_from_cpu(array)
         with stdout_to_stderr():
             self.predictor.run()
         return self.output.copy_to_cpu()
+
+
+def input_dtype(array: np.ndarray) -> type:
+    """int32 for integer inputs (a detector's `rois_num`), float32 for everything else (clips, boxes)."""
+    return np.int32 if np.asarray(array).dtype.kind == "i" else np.float32
 
 
 def check_clip_count(clips: Sequence[np.ndarray], input_names: Sequence[str]) -> None:

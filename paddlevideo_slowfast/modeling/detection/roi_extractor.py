@@ -51,12 +51,13 @@ class SingleRoIExtractor3D(nn.Layer):
             raise ConfigError("several pathways need temporal pooling: their frame counts differ",
                               key="MODEL.head.bbox_roi_extractor.with_temporal_pool", expected="true")
         x = paddle.concat(list(features), axis=1)  # [N, C, T', H, W]
-        if not isinstance(rois, paddle.Tensor):
+        if isinstance(rois, (list, tuple)):  # not `not Tensor`: a traced (to_static) tensor is no paddle.Tensor
             rois = paddle.concat(list(rois)) if len(rois) else paddle.zeros([0, 4], "float32")
         rois_num = paddle.cast(rois_num, "int32")
+        steps = 1 if self.with_temporal_pool else int(x.shape[2])  # a Python int: to_static unrolls the loop
         frames = [paddle.vision.ops.roi_align(x[:, :, t], rois, rois_num, self.output_size, self.spatial_scale,
                                               self.sampling_ratio, self.aligned)
-                  for t in range(x.shape[2])]
+                  for t in range(steps)]
         return paddle.stack(frames, axis=2)  # [R, C, T', out, out]
 
 

@@ -10,6 +10,7 @@ exporter pass and expect), where those differ from ours.
 - Dataset: PaddleVideo builds the pipeline itself (its `Compose`) and passes it in; its sampler passes bare
   indices and never sets an epoch. It also passes only `test_mode`, so a validation set says `mode: valid`.
 - Metrics: PaddleVideo's test batches from our dataset end with the `valid` flag after label and index.
+- Detection (FastRCNN, AVADataset): detection.py, whose adapters join the ADAPTERS table here.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from . import names
 from .configs import our_config, our_kwargs
 
 
-def _our_part(cfg: Optional[Mapping[str, Any]], kind: str) -> Optional[Mapping[str, Any]]:
+def our_part(cfg: Optional[Mapping[str, Any]], kind: str) -> Optional[Mapping[str, Any]]:
     """`cfg` with its `name` given as our own registry's name (it may be the name registered in PaddleVideo)."""
     if not isinstance(cfg, Mapping) or "name" not in cfg:
         return cfg
@@ -48,7 +49,7 @@ class PaddleVideoRecognizer3D(Recognizer3D):
     def __init__(self, backbone: Mapping[str, Any], head: Mapping[str, Any], runtime_cfg: Optional[Mapping] = None,
                  init_seed: int = 0):
         backbone, head = our_config(backbone, "MODEL.backbone"), our_config(head, "MODEL.head")
-        super().__init__(_our_part(backbone, "BACKBONES"), _our_part(head, "HEADS"),
+        super().__init__(our_part(backbone, "BACKBONES"), our_part(head, "HEADS"),
                          our_config(runtime_cfg, "MODEL.runtime_cfg"), init_seed)
 
     def val_step(self, data_batch: Sequence[Any]) -> Dict[str, Any]:
@@ -87,18 +88,26 @@ def our_pipeline(pipeline: Any) -> Any:
     return pipeline
 
 
-class PaddleVideoSFVideoDataset(SFVideoDataset):
+class FreshTrainDraws:
+    """For a dataset of ours that takes `(index, epoch)` keys: a bare training index gets a fresh draw as its epoch.
+
+    PaddleVideo's sampler passes bare indices and never calls set_epoch: without a fresh draw every epoch would
+    repeat the same crops. NumPy's global state is what Paddle seeds per loader worker and epoch.
+    """
+
+    mode: str
+
+    def __getitem__(self, key: Any) -> Any:
+        if self.mode == "train" and not isinstance(key, (tuple, list)):
+            key = (int(key), int(np.random.randint(0, 2 ** 31 - 1)))
+        return super().__getitem__(key)
+
+
+class PaddleVideoSFVideoDataset(FreshTrainDraws, SFVideoDataset):
     """Our SFVideoDataset built by PaddleVideo's `build_dataset` (its pipeline object, its sampler)."""
 
     def __init__(self, file_path: str, pipeline: Callable, **kwargs: Any):
         super().__init__(file_path, our_pipeline(our_config(pipeline, "PIPELINE")), **our_kwargs(kwargs, "DATASET"))
-
-    def __getitem__(self, key: Any) -> Any:
-        if self.mode == "train" and not isinstance(key, (tuple, list)):
-            # PaddleVideo's sampler passes bare indices and never calls set_epoch: without a fresh draw every epoch
-            # would repeat the same crops. NumPy's global state is what Paddle seeds per loader worker and epoch.
-            key = (int(key), int(np.random.randint(0, 2 ** 31 - 1)))
-        return super().__getitem__(key)
 
 
 def _dict_batch(data: Any) -> Any:
@@ -131,3 +140,8 @@ ADAPTERS: Dict[str, Dict[str, type]] = {
     "DATASETS": {"SFVideoDataset": PaddleVideoSFVideoDataset},
     "METRIC": {"CenterCropMetric": PaddleVideoCenterCropMetric, "MultiCropMetric": PaddleVideoMultiCropMetric},
 }
+
+from .detection import ADAPTERS as _DETECTION  # noqa: E402  (detection.py builds on the helpers above)
+
+for _kind, _table in _DETECTION.items():
+    ADAPTERS.setdefault(_kind, {}).update(_table)

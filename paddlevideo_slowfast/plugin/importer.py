@@ -29,6 +29,10 @@ REGISTRY_MODULES: Dict[str, str] = {
     "BACKBONES": "modeling.registry",
     "HEADS": "modeling.registry",
     "RECOGNIZERS": "modeling.registry",
+    "DETECTORS": "modeling.registry",
+    "ROI_EXTRACTORS": "modeling.registry",
+    "BBOX_ASSIGNERS": "modeling.registry",
+    "BBOX_SAMPLERS": "modeling.registry",
     "PIPELINES": "loader.registry",
     "DATASETS": "loader.registry",
     "METRIC": "metrics.registry",
@@ -77,8 +81,8 @@ def submodule(paddlevideo: ModuleType, name: str) -> ModuleType:
 
 
 def registries(paddlevideo: ModuleType) -> Dict[str, object]:
-    """PaddleVideo's own registry objects by their names (BACKBONES, HEADS, RECOGNIZERS, PIPELINES, DATASETS,
-    METRIC)."""
+    """PaddleVideo's own registry objects by their names (BACKBONES, HEADS, RECOGNIZERS, DETECTORS, ROI_EXTRACTORS,
+    BBOX_ASSIGNERS, BBOX_SAMPLERS, PIPELINES, DATASETS, METRIC)."""
     return {name: getattr(submodule(paddlevideo, module), name) for name, module in REGISTRY_MODULES.items()}
 
 

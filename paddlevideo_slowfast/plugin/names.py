@@ -4,7 +4,8 @@ component names routed to our registered entries.
 Our names are PaddleVideo's (ResNetSlowFast, SlowFastHead, Recognizer3D, DecodeSampler ... SFVideoDataset,
 MultiCropMetric), so in PaddleVideo's registries ours carry a suffix (`ResNetSlowFast_PVSF`). A config keeps the
 plain names, which our own CLI reads; `route_config` renames, in place, every name we registered to its
-registered name before PaddleVideo's builders see the config. A name already suffixed is left as it is.
+registered name before PaddleVideo's builders see the config. A name already suffixed is left as it is, and so is
+a framework PaddleVideo's loops test by name (`LITERAL_FRAMEWORKS`: FastRCNN).
 """
 from __future__ import annotations
 
@@ -12,6 +13,17 @@ from typing import Any, Dict, Iterator, List, Mapping, MutableMapping, Tuple
 
 # PaddleVideo registry -> {name registered there: our own registry's name}, for every active registration
 _OURS: Dict[str, Dict[str, str]] = {}
+
+FRAMEWORK_KINDS = ("RECOGNIZERS", "DETECTORS")  # the registries MODEL.framework may name an entry of
+
+# MODEL.head keys naming the parts an AVARoIHead builds itself, and their PaddleVideo registries
+HEAD_PARTS: Dict[str, str] = {"bbox_roi_extractor": "ROI_EXTRACTORS", "bbox_head": "HEADS",
+                              "assigner": "BBOX_ASSIGNERS", "sampler": "BBOX_SAMPLERS"}
+
+# frameworks whose plain name PaddleVideo's train and test loops compare literally (`cfg.MODEL.framework ==
+# "FastRCNN"` turns on its AVA validation and metric set-up): a config keeps the name, and `pv` builds ours for it
+# (pv/framework.py)
+LITERAL_FRAMEWORKS: Dict[str, str] = {"FastRCNN": "DETECTORS"}
 
 
 def remember(kind: str, registered: str, ours: str) -> None:
@@ -38,10 +50,15 @@ def _named(node: Any, key: str, dotted: str, kind: str) -> Iterator[Tuple[str, S
 def name_sites(cfg: Mapping[str, Any]) -> Iterator[Tuple[str, Site]]:
     """(PaddleVideo registry, site) of every component name a config gives PaddleVideo's builders."""
     model = cfg.get("MODEL")
-    yield from _named(model, "framework", "MODEL.framework", "RECOGNIZERS")
+    if isinstance(model, Mapping) and model.get("framework") not in LITERAL_FRAMEWORKS:
+        for kind in FRAMEWORK_KINDS:
+            yield from _named(model, "framework", "MODEL.framework", kind)
     if isinstance(model, Mapping):
         yield from _named(model.get("backbone"), "name", "MODEL.backbone.name", "BACKBONES")
-        yield from _named(model.get("head"), "name", "MODEL.head.name", "HEADS")
+        head = model.get("head")
+        yield from _named(head, "name", "MODEL.head.name", "HEADS")
+        for part, kind in HEAD_PARTS.items() if isinstance(head, Mapping) else ():
+            yield from _named(head.get(part), "name", f"MODEL.head.{part}.name", kind)
     for mode, node in (cfg.get("DATASET") or {}).items():
         yield from _named(node, "format", f"DATASET.{mode}.format", "DATASETS")
     for mode, node in (cfg.get("PIPELINE") or {}).items():

@@ -1,5 +1,6 @@
-"""`register()`: every backbone, head, recognizer, pipeline stage, dataset and metric of ours into the real
-PaddleVideo's registries, under `<our name><suffix>` (default `ResNetSlowFast_PVSF` ...).
+"""`register()`: every backbone, head, recognizer, detector (and its RoI extractor, box assigner and sampler),
+pipeline stage, dataset and metric of ours into the real PaddleVideo's registries, under `<our name><suffix>`
+(default `ResNetSlowFast_PVSF` ...).
 
 PaddleVideo's registries refuse a second entry under a name, and ours are PaddleVideo's own names, hence the
 suffix. `replace=True` is the deliberate way to put ours in place of PaddleVideo's entries instead (typically
@@ -14,7 +15,8 @@ from types import ModuleType
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import RegistryError
-from ..registry import BACKBONES, DATASETS, HEADS, METRICS, PIPELINES, RECOGNIZERS, Registry
+from ..registry import (BACKBONES, BBOX_ASSIGNERS, BBOX_SAMPLERS, DATASETS, DETECTORS, HEADS, METRICS, PIPELINES,
+                        RECOGNIZERS, ROI_EXTRACTORS, Registry)
 from . import names
 from .adapters import ADAPTERS
 from .importer import import_paddlevideo, registries
@@ -25,6 +27,8 @@ DEFAULT_SUFFIX = "_PVSF"  # PaddleVideo-SlowFast: ResNetSlowFast_PVSF, DecodeSam
 
 # PaddleVideo registry -> our registry whose every entry goes there (through its adapter when it has one)
 OURS: Dict[str, Registry] = {"BACKBONES": BACKBONES, "HEADS": HEADS, "RECOGNIZERS": RECOGNIZERS,
+                             "DETECTORS": DETECTORS, "ROI_EXTRACTORS": ROI_EXTRACTORS,
+                             "BBOX_ASSIGNERS": BBOX_ASSIGNERS, "BBOX_SAMPLERS": BBOX_SAMPLERS,
                              "PIPELINES": PIPELINES, "DATASETS": DATASETS, "METRIC": METRICS}
 
 

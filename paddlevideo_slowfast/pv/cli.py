@@ -68,10 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def prepare(args: argparse.Namespace) -> Tuple[ModuleType, Any, Any]:
-    """(paddlevideo module, Registration, config) for a verb: import, register, load, route."""
+def prepare(args: argparse.Namespace) -> Tuple[ModuleType, Any, Any, Optional[str]]:
+    """(paddlevideo module, Registration, config, our framework to build under a name PaddleVideo's loops test
+    literally, or None) for a verb: import, register, load, route (pv/framework.py)."""
     from ..config import load_config
     from ..plugin import DEFAULT_SUFFIX, import_paddlevideo, register, route_config
+    from .framework import literal
 
     pv = import_paddlevideo(args.paddlevideo)
     registration = register(pv, suffix=DEFAULT_SUFFIX if args.suffix is None else args.suffix,
@@ -80,7 +82,7 @@ def prepare(args: argparse.Namespace) -> Tuple[ModuleType, Any, Any]:
     if args.route:
         for key, old, new in route_config(cfg, registration.names):
             log.info("%s: %s -> %s (paddlevideo_slowfast)", key, old, new)
-    return pv, registration, cfg
+    return pv, registration, cfg, literal(cfg, registration.names, plain_is_ours=args.route)
 
 
 def _seed(seed: Optional[int]) -> None:
@@ -106,14 +108,15 @@ def _parallel() -> bool:
 def run_train(args: argparse.Namespace) -> int:
     from ..plugin.importer import submodule
     from .device import paddlevideo_device, resolve_device
+    from .framework import framework_builder
     from .safe_load import restricted_load
 
-    pv, _, cfg = prepare(args)
+    pv, _, cfg, framework = prepare(args)
     device = resolve_device(args.device)
     _seed(args.seed)
     amp_level = (args.amp_level or "O1") if args.amp else None
     module = submodule(pv, "tasks.train")
-    with paddlevideo_device(device, [module]), restricted_load([module]):
+    with paddlevideo_device(device, [module]), restricted_load([module]), framework_builder(framework, [module]):
         module.train_model(cfg, weights=args.weights, parallel=_parallel(), validate=args.validate,
                            use_amp=args.amp, amp_level=amp_level, max_iters=args.max_iters)
     print(f"training finished; checkpoints in {cfg.get('output_dir', f'./output/{cfg.model_name}')}")
@@ -123,13 +126,14 @@ def run_train(args: argparse.Namespace) -> int:
 def run_test(args: argparse.Namespace) -> int:
     from ..plugin.importer import submodule
     from .device import paddlevideo_device, resolve_device
+    from .framework import framework_builder
     from .safe_load import restricted_load
 
-    pv, _, cfg = prepare(args)
+    pv, _, cfg, framework = prepare(args)
     device = resolve_device(args.device)
     _seed(args.seed)
     module = submodule(pv, "tasks.test")
-    with paddlevideo_device(device, [module]), restricted_load([module]):
+    with paddlevideo_device(device, [module]), restricted_load([module]), framework_builder(framework, [module]):
         module.test_model(cfg, weights=args.weights, parallel=_parallel())
     return 0
 
@@ -140,10 +144,11 @@ def run_export(args: argparse.Namespace) -> int:
     from .device import resolve_device
     from .export import export_paddlevideo
 
-    pv, _, cfg = prepare(args)
+    pv, _, cfg, framework = prepare(args)
     if args.device:  # PaddleVideo's exporter leaves Paddle's default device
         paddle.set_device(resolve_device(args.device))
-    result = export_paddlevideo(pv, cfg, args.pretrained_params, args.output_path, args.save_name)
+    result = export_paddlevideo(pv, cfg, args.pretrained_params, args.output_path, args.save_name,
+                                framework=framework)
     print(f"model ({result['model_name']}) saved in {args.output_path}: "
           + ", ".join(f.rsplit("/", 1)[-1] for f in result["files"]))
     print("inputs: " + "; ".join(f"{i['name']} {i['shape']}" for i in result["inputs"]))

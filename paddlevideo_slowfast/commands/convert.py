@@ -14,10 +14,12 @@ DEFAULT_CONFIG = "slowfast.yaml"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("src", metavar="SRC", help="the checkpoint to convert")
+    parser.add_argument("src", metavar="SRC",
+                        help="the checkpoint to convert: .pyth, Caffe2 .pkl, or an .npz of its state dict")
     parser.add_argument("--from", dest="source_format", required=True, choices=SOURCES,
                         help="who wrote SRC: pyslowfast (.pyth with model_state, or a Caffe2 .pkl with blobs) "
-                        "or pytorchvideo (create_slowfast state dict)")
+                        "or pytorchvideo (create_slowfast state dict); either may come as an .npz of the state "
+                        "dict under its own names, read without pickle")
     parser.add_argument("--to", dest="dst", required=True, metavar="DST.pdparams",
                         help="output file; a .safetensors suffix writes safetensors")
     parser.add_argument("-c", "--config", default=DEFAULT_CONFIG, metavar="FILE",

@@ -1,5 +1,7 @@
 """Convert PySlowFast (`.pyth`, Caffe2 `.pkl`) and pytorchvideo SlowFast checkpoints to PaddleVideo weights.
 
+Either source may also come as an `.npz` of its state dict (read without pickle; see npz_state).
+
 Every source key must get a PaddleVideo name (or be bookkeeping such as `num_batches_tracked`), and the
 result must match the target model key for key and shape; otherwise a CheckpointError lists what is off.
 """
@@ -14,6 +16,7 @@ import numpy as np
 from ..errors import CheckpointError
 from . import names
 from .caffe2_pkl import load_caffe2_blobs
+from .npz_state import is_npz_file, load_npz_state
 from .torch_zip import is_torch_file, load_torch_state_dict
 from .weights import save_weights
 
@@ -31,6 +34,10 @@ def read_source(src: PathLike, fmt: str) -> Tuple[Dict[str, np.ndarray], str]:
                               + ", ".join(names.FORMATS))
     if not os.path.isfile(src):
         raise CheckpointError(str(src), reason="no such file")
+    if is_npz_file(src):  # checked first: an .npz is a zip, as a torch.save file is
+        state = load_npz_state(src)
+        blobs = fmt == "pyslowfast" and not any("." in key for key in state)  # Caffe2 blob names have no dots
+        return state, "caffe2" if blobs else fmt
     if fmt == "caffe2" or (fmt == "pyslowfast" and not is_torch_file(src)):
         return load_caffe2_blobs(src), "caffe2"
     return load_torch_state_dict(src), fmt

@@ -24,11 +24,16 @@ def is_bookkeeping(key: str, fmt: str = "pyslowfast") -> bool:
 
 
 def pyslowfast_to_paddlevideo(key: str) -> Optional[str]:
-    """`s1.pathway0_stem.bn.running_var` -> `backbone.s1.pathway0_stem._bn._variance`; head keys keep no prefix."""
+    """`s1.pathway0_stem.bn.running_var` -> `backbone.s1.pathway0_stem._bn._variance`; head keys keep no prefix.
+
+    Non-local blocks (`s4.pathway0_nonlocal6.conv_theta.weight`, a layer PaddleVideo does not have) keep their
+    names under `backbone.`; only BN statistics are renamed (`bn.running_mean` -> `bn._mean`).
+    """
     *layers, param = key.split(".")
     if not layers:
         return None
-    layers = [_PADDLE_LAYERS.get(layer, layer) for layer in layers]
+    if not any("_nonlocal" in layer for layer in layers):  # a non-local block keeps PySlowFast's sub-layer names
+        layers = [_PADDLE_LAYERS.get(layer, layer) for layer in layers]
     name = ".".join(layers + [_PADDLE_BN_STATS.get(param, param)])
     return name if layers[0] == "head" else "backbone." + name
 
@@ -76,6 +81,9 @@ _CAFFE2_LAYER_RULES: Sequence[Tuple[str, str, str]] = (
      "s{s}.pathway{p}_res{i}.branch1_bn"),
     (r"(?P<t>t_)?res(?P<s>\d+)_(?P<i>\d+)_branch2(?P<x>[abc])", "s{s}.pathway{p}_res{i}.branch2.{x}",
      "s{s}.pathway{p}_res{i}.branch2.{x}_bn"),
+    # a non-local block after res block i (video-nonlocal-net's `nonlocal_conv{s}_{i}`; Slow pathway only)
+    (r"nonlocal_conv(?P<s>\d+)_(?P<i>\d+)_(?P<x>theta|phi|g|out)", "s{s}.pathway0_nonlocal{i}.conv_{x}", ""),
+    (r"nonlocal_conv(?P<s>\d+)_(?P<i>\d+)", "", "s{s}.pathway0_nonlocal{i}.bn"),
     (r"pred", "head.projection", ""),
 )
 _CAFFE2_CONV_PARAMS = {"w": "weight", "b": "bias"}
@@ -83,7 +91,8 @@ _CAFFE2_BN_PARAMS = {"s": "weight", "b": "bias", "rm": "running_mean", "riv": "r
 
 
 def caffe2_to_pyslowfast(name: str) -> Optional[str]:
-    """`t_res4_5_branch2c_bn_riv` -> `s4.pathway1_res5.branch2.c_bn.running_var`."""
+    """`t_res4_5_branch2c_bn_riv` -> `s4.pathway1_res5.branch2.c_bn.running_var`;
+    `nonlocal_conv4_6_theta_w` -> `s4.pathway0_nonlocal6.conv_theta.weight`."""
     blob = re.fullmatch(r"(?P<layer>.+?)(?P<bn>_bn)?_(?P<param>w|b|s|rm|riv)", name)
     if not blob:
         return None

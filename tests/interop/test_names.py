@@ -106,7 +106,7 @@ def test_bookkeeping_entries_are_recognised(fmt: str, key: str) -> None:
 
 
 @pytest.mark.parametrize("fmt, key", [
-    ("caffe2", "nonlocal_conv3_1_theta_w"), ("caffe2", "pred_bn_s"), ("caffe2", "res2_0_branch2a_s"),
+    ("caffe2", "nonlocal_conv3_1_theta_s"), ("caffe2", "pred_bn_s"), ("caffe2", "res2_0_branch2a_s"),
     ("pytorchvideo", "blocks.5.pool.0.weight"), ("pytorchvideo", "s1.pathway0_stem.conv.weight"),
 ])
 def test_unknown_keys_have_no_name(fmt: str, key: str) -> None:

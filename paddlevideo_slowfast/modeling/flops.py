@@ -1,4 +1,5 @@
-"""Parameter and multiply-add counts of a model on a given input: conv and FC multiply-adds, one MAC = 1.
+"""Parameter and multiply-add counts of a model on a given input: conv and FC multiply-adds (and the attention
+products of non-local blocks, as fvcore counts einsums), one MAC = 1.
 
 The published SlowFast numbers (27.8 GMAC for R50 4x16 at 224, 50.6 for 8x8, 36.3 at 256) were measured
 with fvcore, which also charges 2 per element of each eval-mode affine BN; `fvcore=True` adds that term
@@ -24,7 +25,7 @@ class Block:
     name: str
     output_shapes: List[List[int]] = field(default_factory=list)
     params: int = 0
-    macs: int = 0          # conv + FC multiply-adds
+    macs: int = 0          # conv + FC multiply-adds (+ non-local attention products)
     bn_elements: int = 0   # BN output elements (fvcore charges 2 each)
 
     def total(self, fvcore: bool = False) -> int:
@@ -71,6 +72,12 @@ def profile(model: nn.Layer, inputs: Any, depth: int = 2) -> List[Block]:
                 block.macs += layer_macs(layer, output)
         return hook
 
+    def matmul_hook(name: str):
+        def hook(layer, inputs, _output):
+            block = blocks.setdefault(block_name(name), Block(block_name(name)))
+            block.macs += layer.matmul_macs(inputs[0])
+        return hook
+
     def shape_hook(name: str):
         def hook(layer, _inputs, output):
             outs = output if isinstance(output, (list, tuple)) else [output]
@@ -80,6 +87,8 @@ def profile(model: nn.Layer, inputs: Any, depth: int = 2) -> List[Block]:
     for name, layer in model.named_sublayers():
         if isinstance(layer, _CONVS + _NORMS + (nn.Linear,)):
             handles.append(layer.register_forward_post_hook(cost_hook(name)))
+        elif callable(getattr(layer, "matmul_macs", None)):  # products outside any layer: non-local attention
+            handles.append(layer.register_forward_post_hook(matmul_hook(name)))
         if depth and len(name.split(".")) == depth:
             handles.append(layer.register_forward_post_hook(shape_hook(name)))
     was_training = model.training

@@ -34,9 +34,30 @@ def slowfast_r50_8x8() -> Dict[str, Any]:
 
 
 @variant
+def slowfast_r50_16x8() -> Dict[str, Any]:
+    """SlowFast R50 16x8: the R50 8x8 layers (alpha 4, fusion kernel 7) on 64 Fast frames, 16 Slow."""
+    return {"backbone": {"alpha": 4, "fusion_kernel_sz": 7}, "head": {"num_frames": 64}}
+
+
+@variant
 def slowfast_r101_8x8() -> Dict[str, Any]:
-    """SlowFast R101 8x8 (PySlowFast's model zoo geometry)."""
-    return {"backbone": {"depth": 101, "alpha": 4, "fusion_kernel_sz": 7}}
+    """PySlowFast's SLOWFAST_8x8_R101_101_101: alpha 4, fusion kernel 5, every res4 block temporal; 96.8 GMAC at 224."""
+    return {"backbone": {"depth": 101, "alpha": 4, "fusion_kernel_sz": 5}}
+
+
+# PySlowFast's SLOWFAST_NLN_16x8_R101_50_50: res4 temporal kernels only in blocks 0-5 (the "50" of the name),
+# non-local blocks after Slow res4 blocks 6, 13 and 20
+R101_50_50_TEMPORAL_BLOCKS = [[3, 3], [4, 4], [6, 6], [3, 3]]
+R101_NONLOCAL_LOCATION = [[[], []], [[], []], [[6, 13, 20], []], [[], []]]
+
+
+@variant
+def slowfast_r101_nl_16x8() -> Dict[str, Any]:
+    """The paper's SlowFast 16x8 R101+NL (PySlowFast SLOWFAST_NLN_16x8_R101_50_50): 64 Fast frames, 183.8 GMAC."""
+    return {"backbone": {"depth": 101, "alpha": 4, "fusion_kernel_sz": 5,
+                         "num_block_temp_kernel": R101_50_50_TEMPORAL_BLOCKS,
+                         "nonlocal_location": R101_NONLOCAL_LOCATION, "nonlocal_instantiation": "dot_product"},
+            "head": {"num_frames": 64}}
 
 
 @variant

@@ -71,6 +71,12 @@ def test_every_variant_builds_and_runs_small(name):
     """Each variant's geometry at depth 10 and width 8 runs a 64 px clip to probabilities."""
     cfg = variant_config(name, {"backbone": {"depth": 10, "width_per_group": 8},
                                 "head": {"num_classes": 10, "crop_size": 64}})
+    backbone = cfg["backbone"]  # depth 10 has one block per stage: per-block options keep what block 0 takes
+    if backbone.get("num_block_temp_kernel"):
+        backbone["num_block_temp_kernel"] = [[min(n, 1) for n in row] for row in backbone["num_block_temp_kernel"]]
+    if backbone.get("nonlocal_location"):
+        backbone["nonlocal_location"] = [[[0] if after else [] for after in row]
+                                         for row in backbone["nonlocal_location"]]
     model = build_model(cfg)
     model.eval()
     alpha = model.backbone.alpha

@@ -4,7 +4,8 @@ videos that never crash a run nor vanish silently.
 The list file is PaddleVideo's: one `relative/path.mp4 label` per line, paths joined to `data_prefix`.
 `label_file` (optional) names the classes: line i is class i's name, or `i name`.
 
-What an item is (`dataset[i]`, or `dataset[(i, epoch)]` as the loader's sampler asks):
+What an item is (`dataset[i]`, or `dataset[(i, epoch)]` as the loader's sampler asks; multigrid's sampler asks
+`dataset[(i, epoch, short_cycle_idx)]`, and the stages read `results['short_cycle_idx']` as PaddleVideo's do):
 - train: `[slow (C, T/alpha, H, W) float32, fast (C, T, H, W) float32, label (1,) int64]`, PaddleVideo's triple.
   A video that cannot be read is logged and counted, and another item is drawn in its place (the only place
   a substitute is acceptable), up to `num_retries` reads.
@@ -140,10 +141,11 @@ class SFVideoDataset(RecordsBadVideos):
 
     def __getitem__(self, key: Union[int, Tuple[int, int]]) -> List[np.ndarray]:
         index, epoch = (int(key[0]), int(key[1])) if isinstance(key, (tuple, list)) else (int(key), self.epoch)
+        cycle = int(key[2]) if isinstance(key, (tuple, list)) and len(key) > 2 else None
         if self.num_samples_precise_bn:
             index = int(self._subset(epoch)[index])
         if self.mode == "train":
-            return self._train_item(index, epoch)
+            return self._train_item(index, epoch, cycle)
         return self._eval_item(index, epoch)
 
     def _subset(self, epoch: int) -> np.ndarray:
@@ -152,17 +154,19 @@ class SFVideoDataset(RecordsBadVideos):
             self._subset_of = (epoch, np.random.default_rng([self.seed, epoch, 0xB4]).permutation(len(self.info)))
         return self._subset_of[1]
 
-    def _results(self, index: int, epoch: int, attempt: int) -> Dict[str, Any]:
+    def _results(self, index: int, epoch: int, attempt: int, cycle: Optional[int] = None) -> Dict[str, Any]:
         results = dict(self.info[index])
         results["rng"] = item_rng(self.seed, epoch, index, attempt)
+        if cycle is not None:
+            results["short_cycle_idx"] = cycle
         if self.backend:
             results["backend"] = self.backend
         return results
 
-    def _train_item(self, index: int, epoch: int) -> List[np.ndarray]:
+    def _train_item(self, index: int, epoch: int, cycle: Optional[int] = None) -> List[np.ndarray]:
         tried = index
         for attempt in range(self.num_retries):
-            results = self._results(tried, epoch, attempt)
+            results = self._results(tried, epoch, attempt, cycle)
             try:
                 results = self.pipeline(results)
             except VideoDecodeError as exc:

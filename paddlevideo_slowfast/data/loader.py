@@ -163,7 +163,7 @@ def worker_init(worker_id: int, parent: Optional[int] = None) -> None:
 class VideoLoader:
     """A paddle DataLoader plus `set_epoch`, and the dataset's bad-video record brought up to date per batch."""
 
-    def __init__(self, loader: Any, dataset: Any, batch_sampler: EpochBatchSampler):
+    def __init__(self, loader: Any, dataset: Any, batch_sampler: Any):
         self.loader, self.dataset, self.batch_sampler = loader, dataset, batch_sampler
 
     @property
@@ -193,13 +193,20 @@ def build_dataloader(cfg: Mapping[str, Any], mode: str, *, seed: Optional[int] =
                      batch_size: Optional[int] = None, num_workers: Optional[int] = None,
                      places: Any = None) -> VideoLoader:
     """The loader the trainer iterates for `mode` ('train', 'valid' or 'test'); see the module docstring."""
-    from paddle.io import DataLoader
-
     dataset = build_dataset(cfg, mode, seed=seed)
     world_size, rank = _world()
     train = mode == "train"
     sampler = EpochBatchSampler(dataset, batch_size or batch_size_for(cfg, mode), shuffle=train, drop_last=train,
                                 seed=getattr(dataset, "seed", 0), world_size=world_size, rank=rank)
+    return make_loader(cfg, dataset, sampler, num_workers=num_workers, places=places)
+
+
+def make_loader(cfg: Mapping[str, Any], dataset: Any, sampler: Any, *, num_workers: Optional[int] = None,
+                places: Any = None) -> VideoLoader:
+    """A VideoLoader over `dataset` in the batches of `sampler` (an EpochBatchSampler or multigrid's
+    ShortCycleBatchSampler), with `DATASET.num_workers` workers unless `num_workers` is given."""
+    from paddle.io import DataLoader
+
     workers = int(num_workers if num_workers is not None else get(cfg, "DATASET.num_workers", 0) or 0)
     if workers > 0:
         import cv2

@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
-from ..errors import VideoDecodeError
+from ..errors import ConfigError, VideoDecodeError
 from ..registry import PIPELINES
 from .decoders import open_video
 from .rng import stage_rng
@@ -54,13 +54,20 @@ class DecodeSampler:
     """Decode one clip (train: random window; test: the view `results['temporal_sample_index']`) into `imgs`.
 
     `imgs` becomes uint8 RGB (num_frames, H, W, 3). `backend` (default: `results['backend']`, else opencv) picks
-    the decoder. `default_sampling_rate` is the low end of the random rate in multigrid short cycles. A video
-    with fewer than `min_frames` frames raises VideoDecodeError (too short).
+    the decoder. `default_sampling_rate` is the low end of PaddleVideo's random rate in short cycles.
+    `long_cycle_sampling_rate` (PySlowFast's MULTIGRID.LONG_CYCLE_SAMPLING_RATE, which our multigrid sets for a
+    long-cycle shape of fewer frames) makes training draw the rate from [sampling_rate, long_cycle_sampling_rate],
+    so that fewer frames still span about the default clip's time. A video with fewer than `min_frames` frames
+    raises VideoDecodeError (too short).
     """
 
     def __init__(self, num_frames: int, sampling_rate: int, default_sampling_rate: int = 2,
                  target_fps: float = 30, test_mode: bool = False, backend: Optional[str] = None,
-                 num_threads: int = 1, min_frames: int = 1):
+                 num_threads: int = 1, min_frames: int = 1, long_cycle_sampling_rate: int = 0):
+        if long_cycle_sampling_rate and long_cycle_sampling_rate < sampling_rate:
+            raise ConfigError(f"long_cycle_sampling_rate {long_cycle_sampling_rate} < sampling_rate {sampling_rate}",
+                              key="DecodeSampler.long_cycle_sampling_rate", expected=f">= {sampling_rate}, or 0")
+        self.long_cycle_sampling_rate = int(long_cycle_sampling_rate)
         self.num_frames = int(num_frames)
         self.sampling_rate = int(sampling_rate)
         self.default_sampling_rate = int(default_sampling_rate)
@@ -95,7 +102,12 @@ class DecodeSampler:
         return windows, union, frames
 
     def rate_for(self, results: Mapping[str, Any], rng: np.random.Generator) -> int:
-        """The sampling rate of this item: a random one in a multigrid short cycle, as PaddleVideo draws it."""
+        """The sampling rate of this item: in multigrid, PySlowFast's random rate over a long cycle's span, else
+        the random one PaddleVideo draws in a short cycle."""
+        if self.long_cycle_sampling_rate:
+            if self.long_cycle_sampling_rate == self.sampling_rate:
+                return self.sampling_rate
+            return int(rng.integers(self.sampling_rate, self.long_cycle_sampling_rate + 1))
         if results.get("short_cycle_idx"):
             return int(rng.integers(self.default_sampling_rate, self.sampling_rate + 1))
         return self.sampling_rate

@@ -14,6 +14,8 @@ from . import checkpoint as ckpt
 from .distributed import barrier, broadcast_buffers, init_distributed, is_main_process, rank, world_size
 from .interrupt import Interrupted, deferred_interrupt, is_interrupt
 from .logging import Average, RunRecorder, format_eta, get_logger, progress_bar, setup_logging
+from .multigrid import build_plan, notes as multigrid_notes
+from .multigrid_run import MultigridRun
 from .precise_bn import recompute_bn_stats
 from .seeding import derive_seed, rng_state, seed_everything, set_rng_state
 
@@ -52,9 +54,14 @@ def config_warnings(cfg: AttrDict, *, distributed: bool, device: str) -> List[st
         notes.append(f"sync_bn: true is ignored on {device}: Paddle's SyncBatchNorm has GPU kernels only, so each of "
                      f"the {world_size()} processes uses plain BatchNorm over its own batch of "
                      f"{get(cfg, 'DATASET.batch_size')} clips")
-    if cfg.get("MULTIGRID"):
-        notes.append("MULTIGRID is ignored: multigrid training is not implemented yet, so every step uses "
-                     "DATASET.batch_size and the PIPELINE's clip shape and the LR schedule is the plain one")
+    built = build_plan(cfg) if cfg.get("MULTIGRID") else None
+    if built is not None:
+        if get(cfg, "sync_bn") and distributed and device == "gpu" and built[0].settings.long_cycle:
+            notes.append("sync_bn: true is ignored under MULTIGRID.LONG_CYCLE: BN statistics are grouped by "
+                         "MULTIGRID.bn_base_size within each process, as PaddleVideo's sub-batch BN does")
+        notes.extend(multigrid_notes(cfg, built[0]))
+    elif cfg.get("MULTIGRID"):
+        notes.append("MULTIGRID turns neither LONG_CYCLE nor SHORT_CYCLE on: plain training")
     return notes
 
 
@@ -104,21 +111,32 @@ class Trainer:
         self.model = build_model(cfg.MODEL, seed=self.seed)  # the same seed on every rank: identical weights
         self.train_metrics = tuple(getattr(self.model, "train_metrics", ("top1", "top5")))  # logged beside the loss
         self.valid_key = str(getattr(self.model, "validation_key", "top1"))  # picks the `_best` checkpoint
-        if get(cfg, "sync_bn") and self.distributed and self.device == "gpu":
+        self.batch_size = int(cfg.DATASET.batch_size)
+        self.accum = accumulation_steps(cfg, self.batch_size)
+        self.multigrid = MultigridRun.from_config(cfg, seed=self.seed, accumulation=self.accum)
+        if self.multigrid is not None:
+            self.epochs = self.multigrid.epochs
+            self.multigrid.prepare(self.model)
+        if get(cfg, "sync_bn") and self.distributed and self.device == "gpu" and not (
+                self.multigrid is not None and self.multigrid.long_cycle):
             self.model = paddle.nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
         if is_main_process():
             for note in config_warnings(cfg, distributed=self.distributed, device=self.device):
                 self.log.warning(note)
+            for line in self.multigrid.describe() if self.multigrid is not None else ():
+                self.log.info(line)
         if options.weights:
             load_weights(self.model, options.weights, allow_head_reinit=True)
 
-        self.batch_size = int(cfg.DATASET.batch_size)
-        self.accum = accumulation_steps(cfg, self.batch_size)
-        self.train_loader = build_dataloader(cfg, "train", seed=self.seed)
+        if self.multigrid is not None:  # epoch 1's shape; each epoch's own is set as it starts
+            self.train_loader, self.precise_loader = self.multigrid.loaders(0)
+        else:
+            self.train_loader = self.precise_loader = build_dataloader(cfg, "train", seed=self.seed)
         self.valid_loader = build_dataloader(cfg, "valid", seed=self.seed) if options.validate else None
         self.iters_per_epoch = len(self.train_loader)
         self.steps_per_epoch = max(1, -(-self.iters_per_epoch // self.accum))  # a partial last step counts
-        self.optimizer, self.lr = build_optimizer(cfg.OPTIMIZER, self.model, num_iters=self.steps_per_epoch)
+        optimizer_cfg = self.multigrid.optimizer_cfg if self.multigrid is not None else cfg.OPTIMIZER
+        self.optimizer, self.lr = build_optimizer(optimizer_cfg, self.model, num_iters=self.steps_per_epoch)
 
         self.start_epoch, self.global_step, self.best = 0, 0, -1.0
         stem = _resume_stem(cfg, self.folder, options.resume)
@@ -151,6 +169,8 @@ class Trainer:
             self.best = float(state.get("best", -1.0))
             if state.get("rng") and world_size() == int(state.get("world_size", 1)):
                 set_rng_state(state["rng"])
+            if self.multigrid is not None:
+                self.multigrid.load_state(self.model, state.get("multigrid"), str(stem) + ".pdopt")
         else:  # a PaddleVideo .pdopt: the optimizer's own state dict; the epoch is in the file name
             self.optimizer.set_state_dict(state)
             self.start_epoch = int(str(stem).rsplit("_epoch_", 1)[-1]) if "_epoch_" in str(stem) else 0
@@ -166,7 +186,8 @@ class Trainer:
         return {"optimizer": self.optimizer.state_dict(),
                 "lr_scheduler": self.lr.state_dict() if self.lr is not None else None,
                 "epoch": epoch, "global_step": self.global_step, "best": self.best,
-                "rng": rng_state(), "world_size": world_size(), "model_name": self.model_name}
+                "rng": rng_state(), "world_size": world_size(), "model_name": self.model_name,
+                **({"multigrid": self.multigrid.state(self.model)} if self.multigrid is not None else {})}
 
     def _save(self, epoch: Optional[int]) -> None:
         if is_main_process():
@@ -192,6 +213,8 @@ class Trainer:
         mean loss/top-1/top-5. Every gradient is applied by the epoch's end, so a resume from its checkpoint is exact."""
         import paddle
 
+        if self.multigrid is not None:
+            self._enter_multigrid_epoch(epoch)
         seed_everything(derive_seed(self.seed, epoch, rank()))
         if hasattr(self.train_loader, "set_epoch"):
             self.train_loader.set_epoch(epoch)
@@ -238,6 +261,13 @@ class Trainer:
             self.lr.step()
         return {k: stats[k].mean for k in ("loss", *self.train_metrics)}
 
+    def _enter_multigrid_epoch(self, epoch: int) -> None:
+        """The loaders, BN groups and LR position of epoch `epoch`'s multigrid shape (0-based)."""
+        self.train_loader, self.precise_loader = self.multigrid.loaders(epoch)
+        self.iters_per_epoch = len(self.train_loader)
+        self.steps_per_epoch = max(1, -(-self.iters_per_epoch // self.accum))
+        self.multigrid.enter_epoch(epoch, self.model, self.lr, self.steps_per_epoch)
+
     def _apply_step(self) -> None:
         """One optimizer step from the accumulated gradient, then clear it and advance the per-step schedule."""
         if self.scaler is not None:
@@ -276,17 +306,26 @@ class Trainer:
         dataset = getattr(self.train_loader, "dataset", None)
         return int(getattr(dataset, "bad_count", 0) or 0)
 
-    def validate(self, epoch: int) -> Dict[str, float]:
-        """PreciseBN (when configured), then top-1/top-5 on the validation loader, after `epoch` (1-based) epochs."""
+    def precise_bn(self) -> None:
+        """PreciseBN when configured (over base-shape batches in multigrid), then the BN groups merged."""
+        precise = self.cfg.get("PRECISEBN")
+        if precise and int(precise.get("num_iters_preciseBN", 0)) > 0:
+            start = time.time()
+            used = recompute_bn_stats(self.model, self.precise_loader,
+                                      min(int(precise.num_iters_preciseBN), len(self.precise_loader)),
+                                      lambda b: self.model.backbone(b[:2]))  # the BN layers are all there
+            self.log.info("PreciseBN: BN statistics recomputed over %d batches in %.1fs", used, time.time() - start)
+        if self.multigrid is not None:
+            self.multigrid.aggregate(self.model)
+
+    def validate(self, epoch: int, precise_bn: bool = True) -> Dict[str, float]:
+        """PreciseBN (when configured and `precise_bn`), then top-1/top-5 on the validation loader, after `epoch`
+        (1-based) epochs."""
         from .detection_eval import build_detection_metric, evaluate_detections, is_detector
         from .evaluator import evaluate
 
-        precise = self.cfg.get("PRECISEBN")
-        if precise and int(precise.get("num_iters_preciseBN", 0)) > 0:
-            used = recompute_bn_stats(self.model, self.train_loader,
-                                      min(int(precise.num_iters_preciseBN), self.iters_per_epoch),
-                                      lambda b: self.model.backbone(b[:2]))  # the BN layers are all there
-            self.log.info("PreciseBN: BN statistics recomputed over %d batches", used)
+        if precise_bn:
+            self.precise_bn()
         broadcast_buffers(self.model)  # every rank scores the model rank 0 saves
         self.log.info("validation after epoch %d/%d", epoch, self.epochs)
         if is_detector(self.model):
@@ -324,14 +363,19 @@ class Trainer:
                           time.time() - start, summary["train"]["loss"], first, summary["train"][first],
                           self.bad_videos())
             self.recorder.record("epoch", epoch, {**summary["train"], "bad_videos": self.bad_videos()})
-            if self.valid_loader is not None and self._due(epoch, "val_interval"):
-                summary["valid"] = self.validate(epoch)
+            scheduled = self.multigrid is not None and self.multigrid.is_eval_epoch(epoch - 1)
+            if scheduled:  # the anchors' PreciseBN points: EVAL_FREQ per long-cycle shape, its last epoch among them
+                self.precise_bn()
+            elif self.multigrid is not None:
+                self.multigrid.aggregate(self.model)
+            if self.valid_loader is not None and (self._due(epoch, "val_interval") or scheduled):
+                summary["valid"] = self.validate(epoch, precise_bn=not scheduled)
                 score = float(summary["valid"].get(self.valid_key, 0.0))
                 if score > self.best:
                     self.best = score
                     self._save(None)
                     self.log.info("best %s %.4f at epoch %d", self.valid_key, score, epoch)
-            if self._due(epoch, "save_interval"):
+            if self._due(epoch, "save_interval") or scheduled:
                 self._save(epoch)
             barrier()
             if self.stop is not None and self.stop.requested:  # Ctrl-C during validation or saving

@@ -121,8 +121,9 @@ class CustomWarmupPiecewiseDecay(EpochScheduler):
         steps, lrs = list(steps), [float(v) for v in lrs]
         _check(len(steps) > 0 and steps[0] == 0, "steps", f"steps must start at epoch 0, got {steps}",
                "a list like [0, 94, 154, 196]")
-        _check(all(a < b for a, b in zip(steps, steps[1:])) and steps[-1] < max_epoch, "steps",
-               f"steps must increase and stay below max_epoch={max_epoch}, got {steps}", "increasing epochs")
+        # equal neighbours are an empty segment (a multigrid phase rounded to 0 epochs), as PaddleVideo allows
+        _check(all(a <= b for a, b in zip(steps, steps[1:])) and steps[-1] <= max_epoch, "steps",
+               f"steps must not decrease nor pass max_epoch={max_epoch}, got {steps}", "non-decreasing epochs")
         _check(len(lrs) >= len(steps), "lrs", f"lrs has {len(lrs)} factors for {len(steps)} steps",
                "one factor per step")
         _check(0 <= warmup_epochs <= max_epoch, "warmup_epochs",

@@ -73,14 +73,23 @@ class NonLocal(nn.Layer):
         query = theta.flatten(2)                                    # [N, C', THW]
         key = self.conv_phi(pooled).flatten(2)                      # [N, C', P]
         value = self.conv_g(pooled).flatten(2)                      # [N, C', P]
-        affinity = paddle.matmul(query, key, transpose_x=True)      # [N, THW, P]
+        affinity = _matmul(query, key, transpose_x=True)            # [N, THW, P]
         if self.instantiation == "softmax":
             affinity = F.softmax(affinity * self.inner_channels ** -0.5, axis=-1)
         else:
             affinity = affinity / paddle.shape(key)[-1].astype(affinity.dtype)  # P, read at run time in exports
-        attended = paddle.matmul(value, affinity, transpose_y=True)  # [N, C', THW]
+        attended = _matmul(value, affinity, transpose_y=True)       # [N, C', THW]
         attended = paddle.reshape(attended, paddle.shape(theta))    # [N, C', T, H, W]
         return x + self.bn(self.conv_out(attended))
+
+
+def _matmul(x: paddle.Tensor, y: paddle.Tensor, *, transpose_x: bool = False,
+            transpose_y: bool = False) -> paddle.Tensor:
+    """paddle.matmul of 3-D tensors; in a legacy (non-PIR) static program, which Paddle 3.3's paddle.matmul refuses
+    (`--legacy-format` export), the `@` operator on transposed operands."""
+    if paddle.in_dynamic_mode() or paddle.framework.in_pir_mode():
+        return paddle.matmul(x, y, transpose_x=transpose_x, transpose_y=transpose_y)
+    return (x.transpose([0, 2, 1]) if transpose_x else x) @ (y.transpose([0, 2, 1]) if transpose_y else y)
 
 
 def _swap_ct(x: paddle.Tensor) -> paddle.Tensor:

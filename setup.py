@@ -24,6 +24,8 @@ for folder, package in DATA_DIRS.items():
         data_packages.append(name)
         package_dir[name] = str(Path(folder, *rel.parts))
         package_data[name] = ["*.yaml", "*.yml", "*.txt"]
+# the C++ operators' sources: compiled against the installed Paddle on first use (paddlevideo_slowfast/ops/build.py)
+package_data["paddlevideo_slowfast.ops"] = ["csrc/*.cc", "csrc/*.h"]
 
 TEST_REQUIRES = [
     "pytest>=7",

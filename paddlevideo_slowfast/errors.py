@@ -62,3 +62,11 @@ class AnnotationError(SlowFastError, ValueError):
         self.path, self.reason, self.line = str(path), reason, line
         where = f"{path}:{line}" if line is not None else str(path)
         super().__init__(f"{where}: {reason}")
+
+
+class ExtensionBuildError(SlowFastError):
+    """A C++ operator of paddlevideo_slowfast/ops could not be built or loaded: the library or tool, and why."""
+
+    def __init__(self, what: str, reason: str):
+        self.what, self.reason = str(what), reason
+        super().__init__(f"{what}: {reason}")

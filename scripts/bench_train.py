@@ -2,12 +2,15 @@
 
 Forward: batch 1, eval mode, no grad. Train step: batch 2, forward + cross-entropy + backward + momentum SGD.
 Each option runs in its own process (thread count and MKL's code path are per process), all from the same
-seed and inputs, warmed up by one step. The forward options are timed round-robin, --repeats rounds; for
-training (a worker holds 3.5-4.5 GB) plain dygraph stays up and each option alternates with it, so every
-ratio compares runs made under the same load from other jobs. Outputs are compared with plain dygraph's
+seed and inputs, warmed up by one step. `onednn_conv3d` adds the oneDNN conv3d operator (paddlevideo_slowfast/ops;
+the other Paddle rows run with it off); `pytorch_eager` runs the same model and weights in PyTorch
+(scripts/torch_slowfast.py) under $TORCH_PYTHON (default: this interpreter), or says that torch is missing.
+The forward options are timed round-robin, --repeats rounds; for training (a worker holds 3.5-4.5 GB) plain
+dygraph stays up and each option alternates with it, so every ratio compares runs made under the same load
+from other jobs. Outputs are compared with plain dygraph's
 (res5 features and class probabilities; loss and the Fast stem's weight gradient after one step). Prints a
 table and replaces the section between <!-- bench_train:start --> and <!-- bench_train:end --> of
-docs/benchmarks.md (--no-write to skip). About 6-9 minutes on 2 cores.
+docs/benchmarks.md (--no-write to skip). About 9-12 minutes on 2 cores.
 
     python scripts/bench_train.py [--repeats 3] [--budget 540] [--no-write]
 """
@@ -20,6 +23,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -29,9 +33,11 @@ from benchdoc import write_section  # scripts/ is on sys.path when run
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"
 VARIANT = "slowfast_r50_4x16"
+WEIGHTS = Path(tempfile.gettempdir()) / f"bench_train_weights_{os.getpid()}.npz"  # written by the first worker
 
 # name, what it adds, settings: fast_conv (FastConv3D folding), mkl (MKL's AVX2 path on AMD), threads (all
-# usable cores instead of Paddle's 1), runner (eager | to_static | inference)
+# usable cores instead of Paddle's 1), onednn (the oneDNN conv3d operator), runner (eager | to_static | inference),
+# torch (PyTorch eager instead of Paddle)
 FORWARD = [
     ("plain", "Paddle defaults: 1 thread, conv3d as vol2col + MKL sgemm", dict()),
     ("threads", "only: configure_cpu_threads(), all usable cores", dict(threads=True)),
@@ -39,6 +45,9 @@ FORWARD = [
     ("fast_conv", "only: MODEL.backbone.cpu_fast_conv", dict(fast_conv=True)),
     ("eager_best", "all three: configure_cpu_threads() and cpu_fast_conv",
      dict(fast_conv=True, mkl=True, threads=True)),
+    ("onednn_conv3d", "eager_best + the oneDNN conv3d operator (paddlevideo_slowfast/ops)",
+     dict(fast_conv=True, mkl=True, threads=True, onednn=True)),
+    ("pytorch_eager", "PyTorch eager, the same model and weights; all usable cores", dict(threads=True, torch=True)),
     ("to_static_onednn", "backbone to_static with FLAGS_use_onednn, head eager; threads",
      dict(threads=True, runner="to_static")),
     ("accelerate_for_eval", "backbone in a oneDNN Paddle Inference predictor, head eager; threads",
@@ -51,6 +60,9 @@ TRAIN = [
     ("fast_conv", "only: cpu_fast_conv", dict(fast_conv=True)),
     ("eager_best", "all three: configure_cpu_threads() and cpu_fast_conv",
      dict(fast_conv=True, mkl=True, threads=True)),
+    ("onednn_conv3d", "eager_best + the oneDNN conv3d operator",
+     dict(fast_conv=True, mkl=True, threads=True, onednn=True)),
+    ("pytorch_eager", "PyTorch eager, the same model; all usable cores", dict(threads=True, torch=True)),
 ]
 
 
@@ -74,11 +86,25 @@ def main() -> int:
     if args.only in (None, "train"):
         # a train worker holds 3.5-4.5 GB: plain stays up, each option is timed in rounds against it
         tables["train"] = _against_plain("train", TRAIN, args.repeats, deadline)
+    WEIGHTS.unlink(missing_ok=True)
     text = _render(tables, load_before, os.getloadavg(), time.monotonic() - started, args.repeats)
     print(text)
     if not (args.no_write or args.only):
         write_section("bench_train", text, DOC)
     return 0
+
+
+def torch_python() -> Optional[str]:
+    """$TORCH_PYTHON, else this interpreter, when it can import torch; else None."""
+    exe = os.environ.get("TORCH_PYTHON", sys.executable)
+    try:
+        ok = subprocess.run([exe, "-c", "import torch, numpy"], capture_output=True, timeout=120).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        ok = False
+    return exe if ok else None
+
+
+TORCH_MISSING = "not measured: torch is not importable here (set TORCH_PYTHON to an interpreter that has it)"
 
 
 class _Worker:
@@ -87,8 +113,18 @@ class _Worker:
     def __init__(self, kind: str, spec: Dict[str, Any]):
         env = {k: v for k, v in os.environ.items() if k not in ("MKL_DEBUG_CPU_TYPE", "OMP_NUM_THREADS")}
         env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-        self.proc = subprocess.Popen([sys.executable, __file__, "--worker", json.dumps(dict(spec, kind=kind))],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        spec = dict(spec, kind=kind)
+        if not spec.get("torch") and not WEIGHTS.is_file():
+            spec["save_weights"] = str(WEIGHTS)
+        command = [sys.executable, __file__, "--worker", json.dumps(spec)]
+        if spec.get("torch"):
+            exe = torch_python()
+            if exe is None:
+                self.proc, self.ready, self.walls, self.cpus = None, dict(error=TORCH_MISSING), [], []
+                return
+            spec.update(threads=_cores(), weights=str(WEIGHTS) if WEIGHTS.is_file() else None)
+            command = [exe, str(ROOT / "scripts" / "torch_slowfast.py"), "--worker", json.dumps(spec)]
+        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, env=env, cwd=ROOT)
         self.ready = self._read()      # threads, check (after the warm-up step) or error
         self.walls: List[float] = []
@@ -107,7 +143,7 @@ class _Worker:
         self.cpus.append(result["cpu"])
 
     def close(self) -> None:
-        if self.proc.poll() is None:
+        if self.proc is not None and self.proc.poll() is None:
             self.proc.stdin.close()
             self.proc.wait(timeout=60)
 
@@ -201,10 +237,16 @@ def _prepare(spec: Dict[str, Any]):
         threads = configure_cpu_threads(None if spec.get("threads") else 1, mkl_avx2_on_amd=bool(spec.get("mkl")))
     import paddle
 
+    from paddlevideo_slowfast import ops
     from paddlevideo_slowfast.modeling import create_model
 
+    ops.set_enabled(bool(spec.get("onednn")))
+    if spec.get("onednn") and not ops.available():
+        raise RuntimeError(ops.status())
     paddle.seed(0)
     model = create_model(VARIANT, {"backbone": {"cpu_fast_conv": bool(spec.get("fast_conv"))}}, seed=0)
+    if spec.get("save_weights"):  # for the PyTorch worker: the same weights
+        np.savez(spec["save_weights"], **{k: v.numpy() for k, v in model.state_dict().items()})
     rng = np.random.default_rng(0)
     batch = 1 if spec["kind"] == "forward" else 2
     clips = [paddle.to_tensor(rng.standard_normal((batch, 3, t, 224, 224), dtype=np.float32)) for t in (4, 32)]
@@ -292,9 +334,26 @@ def _render(tables: Dict[str, List[Dict]], load_before, load_after, elapsed: flo
     lines += ["The gradient is compared as a whole (relative L2): element-wise, a ReLU input that lies within "
               "float rounding of 0 can flip one element's mask under any change of summation order (threads, "
               "MKL path, conv formulation); one such flip was traced in s5 when checking the fold against "
-              "float64, all other elements agreeing to 1.6e-7.", "",
-              "PyTorch 2.13 eager on this machine kind (issue 8): forward 0.41 s, train step 1.8-2.1 s."]
+              "float64, all other elements agreeing to 1.6e-7.", "", versus_pytorch(tables)]
     return "\n".join(lines)
+
+
+def versus_pytorch(tables: Dict[str, List[Dict]], ours: str = "onednn_conv3d") -> str:
+    """One line: our time over PyTorch eager's per table (median wall of the same rounds), or why there is none."""
+    parts = []
+    for kind, rows in tables.items():
+        by_name = {r["name"]: r for r in rows}
+        mine, theirs = by_name.get(ours, {}), by_name.get("pytorch_eager", {})
+        if "plain_wall" in mine and "plain_wall" in theirs:  # timed in different rounds: each against plain's
+            ratio = (mine["wall"] / mine["plain_wall"]) / (theirs["wall"] / theirs["plain_wall"])
+            parts.append(f"{kind} {ratio:.2f}x (each against plain dygraph in its own rounds)")
+        elif "wall" in mine and "wall" in theirs:
+            ratio = mine["wall"] / theirs["wall"]
+            parts.append(f"{kind} {mine['wall']:.3f} s vs {theirs['wall']:.3f} s = {ratio:.2f}x")
+        elif "error" in theirs:
+            parts.append(f"{kind}: PyTorch {theirs['error']}")
+    return ("Ours (" + ours + ") over PyTorch eager, median wall time: " + "; ".join(parts) + "."
+            if parts else "PyTorch eager: not in this run.")
 
 
 def _compare(base: Optional[Dict], row: Dict) -> str:
@@ -309,6 +368,8 @@ def _compare(base: Optional[Dict], row: Dict) -> str:
                       for f, g in zip(a["features"], b["features"]))
         return (f"res5 features: max diff {feature:.1e} of their max; probabilities: max abs diff "
                 f"{np.abs(p - q).max():.1e} (max {p.max():.1e})")
+    if "stem_grad" not in b:
+        return f"loss {b['loss']:.4f} vs {a['loss']:.4f} (dropout masks differ from Paddle's; forward checks the model)"
     grad_a, grad_b = np.array(a["stem_grad"]), np.array(b["stem_grad"])
     rel = np.linalg.norm(grad_a - grad_b) / max(np.linalg.norm(grad_a), 1e-30)
     return f"loss diff {abs(a['loss'] - b['loss']):.1e}; Fast stem grad: relative L2 diff {rel:.1e}"

@@ -24,6 +24,7 @@ def test_wheel_holds_configs_pipelines_and_entry_point(wheel: Path, repo_root: P
     for path in sorted((repo_root / "pipelines").glob("*.yaml")):
         assert f"paddlevideo_slowfast/pipelines/{path.name}" in names
     assert not any(n.startswith("pipelines/") or n.startswith("configs/") for n in names)
+    assert {"paddlevideo_slowfast/ops/csrc/onednn_conv3d.cc", "paddlevideo_slowfast/ops/csrc/dnnl_c_api.h"} <= names
     entry = [n for n in names if n.endswith("entry_points.txt")]
     assert "paddlevideo = paddlevideo_slowfast.cli:main" in zipfile.ZipFile(wheel).read(entry[0]).decode()
 

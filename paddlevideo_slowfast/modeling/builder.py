@@ -23,9 +23,14 @@ def build_model(cfg_model: Mapping[str, Any], *, seed: Optional[int] = None) -> 
 
 
 def build_backbone(cfg: Mapping[str, Any]) -> nn.Layer:
-    """The backbone named by `cfg['name']` with the other keys as arguments."""
+    """The backbone named by `cfg['name']` with the other keys as arguments; its conv3d layers run on oneDNN in
+    CPU eager mode where the operator builds (paddlevideo_slowfast/ops)."""
+    from .conv3d_fast import use_onednn_conv3d
+
     with _source_of_errors(cfg):
-        return BACKBONES.build(cfg, where="MODEL.backbone")
+        backbone = BACKBONES.build(cfg, where="MODEL.backbone")
+    use_onednn_conv3d(backbone)
+    return backbone
 
 
 def build_head(cfg: Mapping[str, Any], backbone: nn.Layer,

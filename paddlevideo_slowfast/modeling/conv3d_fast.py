@@ -100,25 +100,76 @@ def temporal_fold_conv3d(x: paddle.Tensor, weight: paddle.Tensor, bias: Optional
 
 
 class FastConv3D(nn.Conv3D):
-    """nn.Conv3D (same parameters and state keys) that runs `temporal_fold_conv3d` in CPU eager mode.
+    """nn.Conv3D (same parameters and state keys) with faster CPU eager paths: the oneDNN operator where
+    `onednn` is set (paddlevideo_slowfast/ops, `use_onednn_conv3d` below), else `temporal_fold_conv3d` where
+    `fast` is.
 
-    `fast=False`, static graphs (to_static, export) and other devices take nn.Conv3D's own path, so
-    exported programs and GPU runs are unchanged.
+    Static graphs (to_static, export) and other devices take nn.Conv3D's own path, so exported programs and
+    GPU runs are unchanged.
     """
+
+    onednn = False  # set by use_onednn_conv3d
 
     def __init__(self, *args, fast: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
         self.fast = bool(fast) and _foldable(self)
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        if self._takes_onednn(x):
+            out = self._onednn_forward(x)
+            if out is not None:
+                return out
         if self._folds(x):
             return temporal_fold_conv3d(x, self.weight, self.bias, stride=_triple(self._stride),
                                         padding=_triple(self._padding))
         return super().forward(x)
 
     @paddle.jit.not_to_static
+    def _takes_onednn(self, x: paddle.Tensor) -> bool:
+        if not self.onednn:
+            return False
+        from ..ops.conv3d import takes_onednn
+
+        return takes_onednn(self, x)
+
+    @paddle.jit.not_to_static
+    def _onednn_forward(self, x: paddle.Tensor) -> Optional[paddle.Tensor]:
+        from ..ops.conv3d import onednn_forward
+
+        return onednn_forward(self, x)
+
+    @paddle.jit.not_to_static
     def _folds(self, x: paddle.Tensor) -> bool:
         return self.fast and paddle.in_dynamic_mode() and x.place.is_cpu_place()
+
+
+def use_onednn_conv3d(model: nn.Layer) -> int:
+    """Give the Conv3D layers of `model` (itself included) the oneDNN conv3d operator's path in CPU eager mode
+    (paddlevideo_slowfast/ops); returns how many.
+
+    A plain nn.Conv3D becomes a FastConv3D without its fold (the same parameters, state keys and isinstance
+    checks; a class whose forward to_static converts as nn.Conv3D's), and `onednn` is set on each. Left as
+    they are: layers oneDNN cannot run exactly (groups, channels-last, string or asymmetric padding, another
+    padding mode), other Conv3D subclasses, and 1x1x1 kernels, which Paddle's own conv3d already runs as one
+    GEMM without unfolding (oneDNN's was 0.7-1.2x its speed on SlowFast's, docs/paddle_cpu_limits.md).
+    """
+    count = 0
+    for layer in [model] + list(model.sublayers()):
+        if type(layer) not in (nn.Conv3D, FastConv3D) or not _onednn_supported(layer):
+            continue
+        if type(layer) is nn.Conv3D:
+            layer.__class__ = FastConv3D
+            layer.fast = False
+        layer.onednn = True
+        count += 1
+    return count
+
+
+def _onednn_supported(layer: nn.Conv3D) -> bool:
+    padding = layer._padding
+    return (layer._groups == 1 and layer._data_format == "NCDHW" and layer._padding_mode == "zeros"
+            and not isinstance(padding, str) and len(_flat(padding)) in (1, 3)
+            and any(k > 1 for k in layer.weight.shape[2:]))
 
 
 def _foldable(layer: nn.Conv3D) -> bool:

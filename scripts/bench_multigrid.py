@@ -168,7 +168,7 @@ def render(plain: Run, mg: Run, plan: Plan, quick: bool, load: Tuple[float, floa
              f"average {load[0]:.1f} at the start, {load[1]:.1f} at the end." + (" QUICK SMOKE RUN: tiny data and "
                                                                                  "model, numbers meaningless." if quick else ""),
              f"`configs/quickstart.yaml` (AdamW, cosine, {len(plain.epoch_seconds)} epochs of batch {batch} at "
-             f"{frames}x{crop}) against `configs/quickstart_multigrid.yaml` (Momentum, the anchors' multigrid "
+             f"{frames}x{crop}) against `configs/quickstart_multigrid.yaml` (AdamW, the anchors' multigrid "
              f"piecewise schedule, {plan.epochs} epochs: {', '.join(_phase_text(plan))}), both validated after every "
              "epoch on the same clips. Train-loop time: the epochs' own time (data loading included; PreciseBN and "
              "validation not, for either run).", "",

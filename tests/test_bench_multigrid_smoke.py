@@ -18,7 +18,7 @@ def test_bench_multigrid_quick_prints_every_table(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr[-3000:]
     out = run.stdout
     for row in ("### Time to the plain run's best validation top-1", "| quickstart_multigrid | ",
-                "| quickstart | 16 x 16 x 32 | plain |", "| quickstart_multigrid | 16 x 4 x 16 | short cycle 0 |",
+                "| quickstart | 16 x 16 x 32 | plain |", "| quickstart_multigrid | 8 x 4 x 23 | short cycle 0 |",
                 "| 1 x 16 x 32 | base |", "QUICK SMOKE RUN"):
         assert row in out, row
     assert "\nwrote " not in out  # --quick never writes the docs

@@ -11,7 +11,6 @@ Inference (and onnxruntime for `--format onnx`) against dygraph on random clips 
 """
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
@@ -158,7 +157,7 @@ def example_inputs(info: InferConfig, seed: int = 0) -> Tuple[np.ndarray, ...]:
 def export_detector(cfg: Mapping[str, Any], model: nn.Layer, output_dir: Path, options: Any,
                     label_names: Optional[List[str]] = None) -> Any:
     """Export the eval-mode detector `model` (edited in place: pass a copy) into `output_dir`; an ExportResult."""
-    from .export import ExportResult, _parity
+    from .export import _parity, save_program
 
     model_format = "legacy" if options.legacy else "pir"
     model_file, params_file = f"{options.stem}{MODEL_FORMATS[model_format]}", f"{options.stem}{PARAMS_SUFFIX}"
@@ -178,21 +177,7 @@ def export_detector(cfg: Mapping[str, Any], model: nn.Layer, output_dir: Path, o
         traced.eval()
         folded = fold_batchnorm(traced, [paddle.to_tensor(x) for x in feeds[:2]])
 
-    specs = [paddle.static.InputSpec([d if d > 0 else None for d in spec["shape"]], spec.get("dtype", "float32"),
-                                     spec["name"]) for spec in info.inputs]
-    for suffix in MODEL_FORMATS.values():
-        (output_dir / f"{options.stem}{suffix}").unlink(missing_ok=True)
-    net = DetectorInference(model)
-    net.eval()
-    guard = paddle.pir_utils.OldIrGuard() if options.legacy else contextlib.nullcontext()
-    with guard:
-        static = paddle.jit.to_static(net, input_spec=specs, full_graph=True)
-        paddle.jit.save(static, str(output_dir / options.stem))
-    result = ExportResult(model_dir=output_dir, model_file=output_dir / model_file,
-                          params_file=output_dir / params_file, infer_cfg=None, info=info, folded_bn=folded)
-    if not result.model_file.is_file():
-        raise ConfigError(f"paddle.jit.save did not write {model_file}", file=str(output_dir),
-                          expected=f"{model_format} format ({model_file})")
+    result = save_program(DetectorInference(model), info, output_dir, options, folded)
     if options.check:
         from .runtime import PaddleRunner
 

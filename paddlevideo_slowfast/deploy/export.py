@@ -153,20 +153,8 @@ def export_model(cfg: Mapping[str, Any], weights: Optional[str], output_dir: Any
 
         folded = fold_batchnorm(model, [paddle.to_tensor(slow), paddle.to_tensor(fast)])
 
-    specs = [paddle.static.InputSpec([d if d > 0 else None for d in spec["shape"]], "float32", spec["name"])
-             for spec in info.inputs]
-    for suffix in MODEL_FORMATS.values():  # a previous export in the other format would make the folder ambiguous
-        (output_dir / f"{options.stem}{suffix}").unlink(missing_ok=True)
-    net = SlowFastInference(model, pathways)  # built outside the guard: to_static wants layers made in dygraph mode
-    guard = paddle.pir_utils.OldIrGuard() if options.legacy else contextlib.nullcontext()
-    with guard:
-        static = paddle.jit.to_static(net, input_spec=specs, full_graph=True)
-        paddle.jit.save(static, str(output_dir / options.stem))
-    result = ExportResult(model_dir=output_dir, model_file=output_dir / model_file,
-                          params_file=output_dir / params_file, infer_cfg=None, info=info, folded_bn=folded)
-    if not result.model_file.is_file():
-        raise ConfigError(f"paddle.jit.save did not write {model_file}", file=str(output_dir),
-                          expected=f"{model_format} format ({model_file})")
+    # the wrapper is built outside the IR guard: to_static wants layers made in dygraph mode
+    result = save_program(SlowFastInference(model, pathways), info, output_dir, options, folded)
 
     names = [spec["name"] for spec in info.inputs]
     feeds = model_inputs(info, slow, fast)
@@ -191,6 +179,27 @@ def export_model(cfg: Mapping[str, Any], weights: Optional[str], output_dir: Any
         info.extra["onnx_check_max_abs_diff"] = result.onnx_max_abs_diff
     if options.write_infer_cfg:
         result.infer_cfg = info.write(output_dir)
+    return result
+
+
+def save_program(net: nn.Layer, info: InferConfig, output_dir: Path, options: ExportOptions,
+                 folded: int) -> ExportResult:
+    """Trace `net` on `info`'s inputs (dynamic where the shape says -1) and save it as `options` asks, replacing
+    an export of the other format (which would make the folder ambiguous); recognition and detection share it."""
+    specs = [paddle.static.InputSpec([d if d > 0 else None for d in spec["shape"]], spec.get("dtype", "float32"),
+                                     spec["name"]) for spec in info.inputs]
+    for suffix in MODEL_FORMATS.values():
+        (output_dir / f"{options.stem}{suffix}").unlink(missing_ok=True)
+    net.eval()
+    guard = paddle.pir_utils.OldIrGuard() if options.legacy else contextlib.nullcontext()
+    with guard:
+        static = paddle.jit.to_static(net, input_spec=specs, full_graph=True)
+        paddle.jit.save(static, str(output_dir / options.stem))
+    result = ExportResult(model_dir=output_dir, model_file=output_dir / info.model_file,
+                          params_file=output_dir / info.params_file, infer_cfg=None, info=info, folded_bn=folded)
+    if not result.model_file.is_file():
+        raise ConfigError(f"paddle.jit.save did not write {info.model_file}", file=str(output_dir),
+                          expected=f"{info.model_format} format ({info.model_file})")
     return result
 
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 
+from .watchdog import guard
+
 
 def world_size() -> int:
     """Number of trainer processes (1 without the launcher)."""
@@ -36,16 +38,18 @@ def gather_lists(items: list) -> list:
     import paddle.distributed as dist
 
     parts: list = []
-    dist.all_gather_object(parts, list(items))
+    with guard("gathering the ranks' lists"):
+        dist.all_gather_object(parts, list(items))
     return [item for part in parts for item in part]
 
 
-def barrier() -> None:
-    """Wait for every rank (no-op in a single process)."""
+def barrier(what: str = "") -> None:
+    """Wait for every rank (no-op in a single process); `what` names it if it never returns."""
     if world_size() > 1:
         import paddle.distributed as dist
 
-        dist.barrier()
+        with guard(f"barrier '{what}'"):
+            dist.barrier()
 
 
 def broadcast_buffers(model) -> None:
@@ -57,5 +61,6 @@ def broadcast_buffers(model) -> None:
     import paddle.distributed as dist
 
     # Paddle's BN keeps _mean/_variance as parameters with stop_gradient, not as buffers
-    for tensor in [p for p in model.parameters() if p.stop_gradient] + list(model.buffers()):
-        dist.broadcast(tensor, src=0)
+    with guard("broadcasting BN statistics from rank 0"):
+        for tensor in [p for p in model.parameters() if p.stop_gradient] + list(model.buffers()):
+            dist.broadcast(tensor, src=0)

@@ -16,6 +16,7 @@ from .interrupt import Interrupted, deferred_interrupt, is_interrupt
 from .logging import Average, RunRecorder, format_eta, get_logger, progress_bar, setup_logging
 from .multigrid import build_plan, notes as multigrid_notes
 from .multigrid_run import MultigridRun
+from .watchdog import guard, start_watchdog
 from .precise_bn import recompute_bn_stats
 from .seeding import derive_seed, rng_state, seed_everything, set_rng_state
 
@@ -103,6 +104,8 @@ class Trainer:
                               key="--output", expected="a folder this user may create and write") from None
         self.log = setup_logging(self.folder, str(cfg.get("log_level", "INFO")))
         self.device = select_device(options.amp)
+        self.watchdog = (start_watchdog(cfg, self.folder, self.device, rank(), world_size(), self.log)
+                         if self.distributed else None)
         self.seed = int(options.seed if options.seed is not None else cfg.get("seed", 0))
         seed_everything(derive_seed(self.seed, rank()))
         self.model_name = str(cfg.get("model_name", "model"))
@@ -232,12 +235,15 @@ class Trainer:
             stats["data_time"].update(time.time() - tic)
             group = min(self.accum, self.iters_per_epoch - (i - i % self.accum))  # the last one may be partial
             lr = float(self.optimizer.get_lr())  # the rate this micro-batch's step uses
-            out = self._forward_loss(batch)
-            loss = out["loss"] / group if group > 1 else out["loss"]  # the step's gradient: the group's mean
-            if self.scaler is not None:
-                self.scaler.scale(loss).backward()
-            else:
-                loss.backward()
+            first = i == 0 and epoch == self.start_epoch  # may compile the conv3d op: not a wait on the others
+            step = f"epoch {epoch + 1} iter {i + 1} (forward, backward, all-reduce)"
+            with guard(step, enforce=not first):
+                out = self._forward_loss(batch)
+                loss = out["loss"] / group if group > 1 else out["loss"]  # the step's gradient: the group's mean
+                if self.scaler is not None:
+                    self.scaler.scale(loss).backward()
+                else:
+                    loss.backward()
             pending += 1
             if pending >= group:
                 self._apply_step()
@@ -377,7 +383,7 @@ class Trainer:
                     self.log.info("best %s %.4f at epoch %d", self.valid_key, score, epoch)
             if self._due(epoch, "save_interval") or scheduled:
                 self._save(epoch)
-            barrier()
+            barrier(f"end of epoch {epoch}, after rank 0's checkpoint")
             if self.stop is not None and self.stop.requested:  # Ctrl-C during validation or saving
                 raise KeyboardInterrupt
 
@@ -396,6 +402,8 @@ class Trainer:
                 self.recorder.close()
                 raise Interrupted(self._last_checkpoint_line()) from None
         self.recorder.close()
+        if self.watchdog is not None:
+            self.watchdog.stop()
         summary[f"best_{self.valid_key}"] = self.best
         summary["output"] = str(self.folder)
         return summary

@@ -33,6 +33,7 @@ TEST_REQUIRES = [
     # what the real PaddleVideo (../shared/third_party, integration tests) needs to import
     "scipy", "pandas", "scikit-image",
     "paddle2onnx", "onnxruntime", "safetensors",
+    "httpx",                            # the HTTP client of the serve tests and scripts/load_test.py
 ]
 
 setup(
@@ -58,6 +59,8 @@ setup(
         "visualdl",
         "tqdm",
         "matplotlib",
+        # `paddlevideo serve`: the ASGI framework, its server, and multipart form parsing for uploads
+        "fastapi", "uvicorn", "python-multipart",
     ],
     extras_require={
         # Paddle's CPU and GPU builds are different distributions: pick one, or install `.` alone

@@ -24,13 +24,15 @@ COMMANDS = {
     "export": ("paddlevideo_slowfast.commands.export", "export a Paddle Inference model (+ infer_cfg.yml, ONNX)"),
     "predict": ("paddlevideo_slowfast.commands.predict", "classify video files with an exported model"),
     "detect": ("paddlevideo_slowfast.commands.detect", "detect each person's actions in a video (exported AVA model)"),
+    "serve": ("paddlevideo_slowfast.commands.serve", "serve an exported model over HTTP (dynamic batching)"),
+    "explain": ("paddlevideo_slowfast.commands.explain", "Grad-CAM per pathway on videos (heat-map MP4s, PNG strip)"),
 }
 
 
 VERBOSE_HELP = "also show Paddle's own warnings and C++ log lines (hidden by default)"
 
 # verbs that run the model: Paddle's eager CPU kernels use one thread unless told otherwise
-COMPUTE_VERBS = {"train", "test", "export", "predict", "summary", "detect"}
+COMPUTE_VERBS = {"train", "test", "export", "predict", "summary", "detect", "explain", "serve"}
 
 
 def _configure_threads() -> None:

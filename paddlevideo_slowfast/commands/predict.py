@@ -18,7 +18,9 @@ from .common import add_config_arguments, config_from_args, positive
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, metavar="DIR", help="folder written by `paddlevideo export`")
     parser.add_argument("--video", required=True, nargs="+", metavar="PATH",
-                        help="video file(s), folder(s) of videos, or list file(s) (.txt/.list, one path per line)")
+                        help="video file(s), folder(s) of videos, or list file(s) (.txt/.list, one path per line); "
+                        "or a live source (rtsp://, http://, udp://, ... or /dev/videoN) with --windows: classified "
+                        "window by window as they close, reconnecting when it drops, until Ctrl-C")
     parser.add_argument("--views", default="1x1", metavar="TxS",
                         help="temporal x spatial views averaged per video or window: 1x1 (default, centre clip) or "
                         "10x3 (the K400 test protocol)")
@@ -26,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object per line (per window with --windows)")
     parser.add_argument("--windows", type=positive(float), default=None, metavar="SECONDS",
                         help="slide over the whole video in windows of SECONDS and print a top-k timeline")
+    parser.add_argument("--out", metavar="FILE.mp4", default=None,
+                        help="with --windows and one video file: write it with each window's top-k drawn, and a "
+                        "timeline PNG of class probabilities beside it (FILE_timeline.png)")
     add_config_arguments(parser, required=False)  # -c: for a model exported by PaddleVideo (no infer_cfg.yml)
     parser.add_argument("--runtime", choices=["paddle", "onnx"], default="paddle",
                         help="paddle: Paddle Inference on the exported program (default); onnx: onnxruntime (CPU) on "
@@ -44,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from ..deploy.inputs import expand_videos
     from ..deploy.predictor import Predictor
     from ..errors import ConfigError, SlowFastError, VideoDecodeError
+    from ..serve.streams import is_live, live_predictions
 
     config = config_from_args(args) if args.config else None
     if config is None and args.override:
@@ -51,9 +57,15 @@ def run(args: argparse.Namespace) -> int:
     predictor = Predictor(args.model, device=args.device, threads=args.threads, onednn=args.onednn,
                           config=config, views=args.views, batch_size=args.batch_size, trt=args.trt,
                           runtime=args.runtime)
-    videos = expand_videos(args.video)
+    videos = [v for arg in args.video for v in ([arg] if is_live(arg) else expand_videos([arg]))]
+    if not args.windows and any(is_live(v) for v in videos):
+        raise ConfigError("a live source needs --windows SECONDS", key="--video",
+                          expected="--windows, e.g. --windows 2: one result per 2 s window as it closes")
     if not videos:
         raise ConfigError("no videos found", key="--video", expected="a video file, a folder of videos or a list file")
+    if args.out and (not args.windows or len(videos) != 1 or is_live(videos[0])):
+        raise ConfigError("--out draws the windows of one video file", key="--out",
+                          expected="--windows SECONDS and a single video file")
     failed = 0
     for video in videos:
         try:
@@ -62,7 +74,13 @@ def run(args: argparse.Namespace) -> int:
             if args.windows:
                 if not args.json:
                     print(video)
-                for window in predictor.timeline(video, args.windows, args.top_k):
+                windows = (live_predictions(predictor, video, args.windows, args.top_k) if is_live(video)
+                           else predictor.timeline(video, args.windows, args.top_k))
+                if args.out:
+                    from ..deploy.timeline_video import annotate_windows
+
+                    windows = annotate_windows(windows, video, args.out, predictor.labels)
+                for window in windows:
                     _emit(window, args.json)
             else:
                 _emit(predictor.predict(video, args.top_k), args.json)

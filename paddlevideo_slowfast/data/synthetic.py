@@ -173,19 +173,55 @@ def paint_shape(frame: np.ndarray, mask: np.ndarray, points: np.ndarray, colour:
     return frame + (colour - frame) * cover
 
 
-def render_video(name: str, rng: np.random.Generator, size: int = 64, frames: int = 48) -> np.ndarray:
-    """The uint8 RGB frames (frames, size, size, 3) of one video of class `name`."""
+@dataclass
+class VideoPlan:
+    """What one video shows before its pixel noise: background, shape, size, colour and per-frame motion."""
+
+    background: np.ndarray   # (size, size, 3) float32
+    shape: np.ndarray        # unit polygon vertices (n, 2)
+    radius: float
+    colour: np.ndarray
+    cx: np.ndarray           # (frames,) centre x, px
+    cy: np.ndarray
+    angle: np.ndarray        # degrees
+    alpha: np.ndarray        # opacity
+
+    def points(self, i: int) -> np.ndarray:
+        """The polygon of frame `i` in pixel coordinates."""
+        return shape_points(self.shape, self.radius, self.cx[i], self.cy[i], self.angle[i])
+
+
+def video_plan(name: str, rng: np.random.Generator, size: int = 64, frames: int = 48) -> VideoPlan:
+    """The draws of `render_video` before its noise, in its order (so `rng` then holds the noise draw)."""
     background = background_texture(rng, size)
     shape = SHAPES[list(SHAPES)[int(rng.integers(len(SHAPES)))]]
     radius = rng.uniform(22, 32) * size / 64.0 / 2.0
     colour = bright_colour(rng)
-    cx, cy, angle, alpha = _motion(name, rng, frames, size)
+    return VideoPlan(background, shape, radius, colour, *_motion(name, rng, frames, size))
+
+
+def shape_boxes(name: str, rng: np.random.Generator, size: int = 64, frames: int = 48) -> np.ndarray:
+    """(frames, 4) float boxes x1, y1, x2, y2 in pixels: the shape's bounding box in each frame of the video
+    `render_video(name, rng, size, frames)` draws from a generator in the same state (the frame's own box, also
+    where the shape is dim or partly outside the frame)."""
+    plan = video_plan(name, rng, size, frames)
+    boxes = np.empty((frames, 4))
+    for i in range(frames):
+        points = plan.points(i)
+        boxes[i] = (*points.min(axis=0), *points.max(axis=0))
+    return boxes
+
+
+def render_video(name: str, rng: np.random.Generator, size: int = 64, frames: int = 48) -> np.ndarray:
+    """The uint8 RGB frames (frames, size, size, 3) of one video of class `name`."""
+    plan = video_plan(name, rng, size, frames)
+    background, colour = plan.background, plan.colour
     out = np.empty((frames, size, size, 3), np.uint8)
     mask = np.empty((size, size), np.uint8)
     noise = rng.standard_normal((frames, size, size, 3), dtype=np.float32)
     noise *= 6.0
     for i in range(frames):
-        frame = paint_shape(background, mask, shape_points(shape, radius, cx[i], cy[i], angle[i]), colour, alpha[i])
+        frame = paint_shape(background, mask, plan.points(i), colour, plan.alpha[i])
         frame += noise[i]
         np.clip(frame, 0, 255, out=frame)
         out[i] = frame
@@ -194,6 +230,24 @@ def render_video(name: str, rng: np.random.Generator, size: int = 64, frames: in
 
 def _video_rng(seed: int, label_in_table: int, split: str, k: int) -> np.random.Generator:
     return np.random.default_rng([seed, label_in_table, SPLITS[split], k])
+
+
+def embedded_video_boxes(root: Union[str, Path], relative: str) -> np.ndarray:
+    """(frames, 4) shape boxes x1, y1, x2, y2 in pixels of the video `relative` (`val/left/0003.mp4`) of the
+    embedded dataset at `root`, from its `dataset.json`: the boxes of the frames it was generated with."""
+    stamp = Path(root) / "dataset.json"
+    try:
+        spec = json.loads(stamp.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read the embedded dataset's parameters: {exc}", file=str(stamp),
+                          expected="a folder written by `paddlevideo make-data`") from None
+    parts = Path(relative).parts
+    known = len(parts) == 3 and parts[0] in SPLITS and parts[1] in spec["classes"]
+    if not known or not Path(parts[2]).stem.isdigit():
+        raise ConfigError(f"'{relative}' is not a video of the embedded dataset", file=str(stamp),
+                          expected="<train|val>/<class>/NNNN.mp4")
+    split, name, k = parts[0], parts[1], int(Path(parts[2]).stem)
+    return shape_boxes(name, _video_rng(spec["seed"], CLASSES.index(name), split, k), spec["size"], spec["frames"])
 
 
 def _write_batch(jobs: List[Tuple[str, str, int, int]], spec: Dict, root: str) -> int:

@@ -19,7 +19,7 @@ from .infer_cfg import (INFER_CFG, PATHWAYS, InferConfig, config_label_names, fi
 from .runtime import PaddleRunner
 
 RUNTIMES = ("paddle", "onnx")
-from .views import parse_views, timeline_views, video_views
+from .views import Window, frames_views, parse_views, timeline_views, video_views
 
 
 @dataclass
@@ -48,12 +48,13 @@ class Predictor:
     config, a path or a loaded config). views: (temporal, spatial) per video or window, e.g. (10, 3) or "10x3".
     device, threads, onednn, trt: the runtime (runtime.py); batch_size: views per forward pass.
     runtime: "paddle" (Paddle Inference) or "onnx" (onnxruntime on the CPU, the model.onnx of `export --format onnx`).
+    load: False builds the pipeline and labels without loading the model (`serve` runs it in another process).
     """
 
     def __init__(self, model_dir: Union[str, Path], device: str = "cpu", threads: Optional[int] = None,
                  onednn: bool = True, *, config: Union[None, str, Path, Mapping[str, Any]] = None,
                  views: Union[str, Tuple[int, int]] = (1, 1), batch_size: int = 1, trt: Optional[str] = None,
-                 backend: Optional[str] = None, runtime: str = "paddle"):
+                 backend: Optional[str] = None, runtime: str = "paddle", load: bool = True):
         self.model_dir = Path(model_dir)
         self.info = self._infer_config(config)
         if self.info.task == "detection":
@@ -67,7 +68,7 @@ class Predictor:
 
         self.pipeline = build_pipeline(self.info.pipeline, where="PIPELINE.test")
         self._check_shapes()
-        self.runner = self._runner(runtime, device=device, threads=threads, onednn=onednn, trt=trt)
+        self.runner = self._runner(runtime, device=device, threads=threads, onednn=onednn, trt=trt) if load else None
 
     def _runner(self, runtime: str, *, device: str, threads: Optional[int], onednn: bool, trt: Optional[str]):
         names = tuple(spec["name"] for spec in self.info.inputs)
@@ -130,6 +131,8 @@ class Predictor:
     def predict_clips(self, slow: np.ndarray, fast: np.ndarray) -> np.ndarray:
         """Probabilities (V, num_classes) of V stacked views, run `batch_size` at a time (each input gets the clip
         its pathway reads: infer_cfg.yml's `pathways`)."""
+        if self.runner is None:
+            raise RuntimeError("this Predictor was made with load=False: it prepares clips but runs no model")
         clips = dict(zip(PATHWAYS, (slow, fast)))
         feeds = [clips[p] for p in self.info.pathways]
         out = [self.runner(*(x[i:i + self.batch_size] for x in feeds)) for i in range(0, len(slow), self.batch_size)]
@@ -137,16 +140,33 @@ class Predictor:
 
     def predict(self, path: Union[str, Path], top_k: int = 5) -> Prediction:
         """The video's view-averaged probabilities and top-k; VideoDecodeError when it cannot be read."""
-        slow, fast = video_views(self.pipeline, str(path), self.views, self.backend)
-        return self._prediction(str(path), self.predict_clips(slow, fast), top_k)
+        slow, fast = self.video_clips(path)
+        return self.prediction(str(path), self.predict_clips(slow, fast), top_k)
 
     def timeline(self, path: Union[str, Path], seconds: float, top_k: int = 5) -> Iterator[Prediction]:
         """One Prediction per consecutive `seconds`-long window, decoding the video once."""
-        for window in timeline_views(self.pipeline, str(path), seconds, self.views, self.backend):
-            yield self._prediction(str(path), self.predict_clips(window.slow, window.fast), top_k,
-                                   start=window.start, end=window.end)
+        for window in self.window_clips(path, seconds):
+            yield self.prediction(str(path), self.predict_clips(window.slow, window.fast), top_k,
+                                  start=window.start, end=window.end)
 
-    def _prediction(self, video: str, probabilities: np.ndarray, top_k: int, **where: Any) -> Prediction:
+    def video_clips(self, path: Union[str, Path],
+                    views: Optional[Tuple[int, int]] = None) -> Tuple[np.ndarray, np.ndarray]:
+        """The (slow, fast) views of a whole video, the model's inputs without running it (a server batches
+        several videos' views into one forward pass); `views` overrides the predictor's."""
+        return video_views(self.pipeline, str(path), views or self.views, self.backend)
+
+    def window_clips(self, path: Union[str, Path], seconds: float,
+                     views: Optional[Tuple[int, int]] = None) -> Iterator[Window]:
+        """The views of each `seconds`-long window of a video, in order, without running the model."""
+        return timeline_views(self.pipeline, str(path), seconds, views or self.views, self.backend)
+
+    def frame_clips(self, frames: np.ndarray, fps: float,
+                    views: Optional[Tuple[int, int]] = None) -> Tuple[np.ndarray, np.ndarray]:
+        """The (slow, fast) views of one window of decoded RGB frames (n, H, W, 3), a live source's window."""
+        return frames_views(self.pipeline, frames, fps, views or self.views)
+
+    def prediction(self, video: str, probabilities: np.ndarray, top_k: int, **where: Any) -> Prediction:
+        """The Prediction of one video or window from its views' probabilities (V, classes): mean and top-k."""
         scores = probabilities.astype(np.float64).mean(axis=0)
         order = np.argsort(-scores, kind="stable")[:max(1, int(top_k))]
         best = [{"class_id": int(i), "label": self.info.label(int(i)), "score": round(float(scores[i]), 6)}

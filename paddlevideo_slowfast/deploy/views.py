@@ -105,6 +105,19 @@ def timeline_views(pipeline: Compose, path: str, seconds: float, views: Tuple[in
                 continue
 
 
+def frames_views(pipeline: Compose, frames: np.ndarray, fps: float,
+                 views: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray]:
+    """The views of one window of already decoded RGB frames (n, H, W, 3), placed as in a timeline window of
+    that length: a live source's window, whose frames arrive before its views can be planned."""
+    count = len(frames)
+    if count == 0:
+        raise ValueError("a window needs at least one frame")
+    (_, _, clips), = window_indices(count, fps, count / fps, _sampler(pipeline), views[0])
+    prefix, per_view = pipeline.split_spatial()
+    return _window_views(prefix, per_view, _results("live", None), dict(enumerate(frames)), clips, views[1], fps,
+                         count)
+
+
 def _walk(reader, plan, first: int, prefix, per_view, base: Dict[str, Any], num_crops: int) -> Iterator[Window]:
     """The windows `plan[first:]`, each frame decoded once and kept until the last window that uses it."""
     fps, video_frames = reader.fps, reader.num_frames

@@ -35,6 +35,14 @@ def _length(loader: Any) -> Optional[int]:
         return None
 
 
+def validation_metric(loader: Any):
+    """The metric `evaluate` uses by default: single-clip top-1/top-5 with the loader's class names (its confusion
+    matrix is kept after the pass, for the run's VisualDL log)."""
+    from ..metrics import CenterCropMetric
+
+    return CenterCropMetric(label_names=_label_names(loader), log_interval=QUIET_METRIC)
+
+
 def run_views(forward, slow, fast):
     """Probabilities [B, V, K] for clips [B, C, T, H, W] (V = 1) or all views of each video [B, V, C, T, H, W]."""
     if slow.ndim == 6:
@@ -50,12 +58,10 @@ def evaluate(model, loader, *, mode: str = "valid", metric=None, forward=None,
     Progress: a bar on a terminal, else a line every `progress_every` batches (default a tenth) and the last."""
     import paddle
 
-    from ..metrics import CenterCropMetric
-
     log = log or logging.getLogger("paddlevideo_slowfast")
     was_training = model.training
     model.eval()
-    metric = metric or CenterCropMetric(label_names=_label_names(loader), log_interval=QUIET_METRIC)
+    metric = metric or validation_metric(loader)
     forward = forward or (lambda clips: model(clips, mode="test"))
     progress = Progress(_length(loader), mode, every=progress_every, log=log)
     with paddle.no_grad():

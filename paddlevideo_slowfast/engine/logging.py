@@ -1,5 +1,5 @@
 """Logs on rank 0, all on stderr (stdout carries a verb's data): a text line every log_interval, JSON lines,
-VisualDL scalars, a tqdm bar on a terminal."""
+VisualDL scalars (loss, metrics, learning rate) and the validation confusion matrix, a tqdm bar on a terminal."""
 from __future__ import annotations
 
 import json
@@ -7,7 +7,7 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence
 
 from .distributed import is_main_process
 
@@ -86,6 +86,16 @@ class RunRecorder:
             for name, value in values.items():
                 if isinstance(value, (int, float)) and not isinstance(value, bool):
                     self._vdl.add_scalar(tag=f"{kind}/{name}", step=step, value=float(value))
+
+    def confusion(self, kind: str, step: int, confusion: Any, names: Optional[Sequence[str]] = None) -> None:
+        """The confusion matrix (row-normalised, as the test report's PNG) as VisualDL image `kind/confusion_matrix`."""
+        if not self.enabled or self._vdl is None or confusion is None:
+            return
+        from ..metrics.report import class_names, confusion_image
+
+        title = f"{kind} confusion matrix, step {step}"
+        picture = confusion_image(confusion, class_names(len(confusion), names), title)
+        self._vdl.add_image(tag=f"{kind}/confusion_matrix", img=picture, step=step)
 
     def close(self) -> None:
         if self._jsonl:

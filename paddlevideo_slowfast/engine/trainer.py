@@ -328,7 +328,7 @@ class Trainer:
         """PreciseBN (when configured and `precise_bn`), then top-1/top-5 on the validation loader, after `epoch`
         (1-based) epochs."""
         from .detection_eval import build_detection_metric, evaluate_detections, is_detector
-        from .evaluator import evaluate
+        from .evaluator import evaluate, validation_metric
 
         if precise_bn:
             self.precise_bn()
@@ -340,7 +340,9 @@ class Trainer:
             result = {k: v for k, v in result.items() if not isinstance(v, (dict, list))}  # the per-class table
             # belongs to `paddlevideo test`'s report
         else:
-            result = evaluate(self.model, self.valid_loader, mode="valid", log=self.log)
+            metric = validation_metric(self.valid_loader)
+            result = evaluate(self.model, self.valid_loader, mode="valid", metric=metric, log=self.log)
+            self.recorder.confusion("valid", self.global_step, metric.confusion, metric.label_names)
         self.recorder.record("valid", self.global_step, {"epoch": epoch, **result})
         return result
 

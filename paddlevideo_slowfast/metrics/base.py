@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import SlowFastError
 from .accuracy import confusion_matrix, is_probability, per_class_accuracy, softmax, topk_hits
+from .html_report import write_html_report
 from .report import read_label_names, write_report
 
 log = logging.getLogger(__name__)
@@ -226,10 +227,14 @@ class BaseMetric:
         return result
 
     def save_report(self, folder: Union[str, Path]) -> Dict[str, Path]:
-        """Per-class accuracy and confusion matrix (CSV + PNG), and the unscored list, written into `folder`."""
+        """Per-class accuracy and confusion matrix (CSV + PNG), the unscored list and report.html (with strips of
+        the misclassified videos), written into `folder`."""
         if self.confusion is None:
             self.accumulate()
         top1 = self.result.get("top1") if self.result else None
         title = f"{type(self).__name__}: top-1 {top1:.4f} over {self.result['scored']} videos" \
             if top1 is not None else ""
-        return write_report(folder, self.confusion, self.label_names, self.unscored_names, title)
+        paths = write_report(folder, self.confusion, self.label_names, self.unscored_names, title)
+        paths["html"] = write_html_report(folder, self.confusion, list(self.videos.values()), self.result,
+                                          self.label_names, self.unscored_names, title=title or "paddlevideo test")
+        return paths

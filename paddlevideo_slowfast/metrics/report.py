@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Union
+from typing import BinaryIO, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
@@ -56,7 +56,19 @@ def write_confusion_csv(path: Path, confusion: np.ndarray, names: Sequence[str])
             writer.writerow([name, *(int(v) for v in row)])
 
 
-def write_confusion_png(path: Path, confusion: np.ndarray, names: Sequence[str], title: str = "") -> None:
+def confusion_image(confusion: np.ndarray, names: Sequence[str], title: str = "") -> np.ndarray:
+    """The confusion matrix PNG's picture as an RGB uint8 array (H, W, 3), for VisualDL."""
+    import io
+
+    import cv2
+
+    buffer = io.BytesIO()
+    write_confusion_png(buffer, confusion, names, title)
+    return cv2.imdecode(np.frombuffer(buffer.getvalue(), np.uint8), cv2.IMREAD_COLOR)[..., ::-1].copy()
+
+
+def write_confusion_png(path: Union[Path, BinaryIO], confusion: np.ndarray, names: Sequence[str],
+                        title: str = "") -> None:
     """Row-normalised confusion matrix (each true class sums to 1) with counts in cells when small."""
     # an Agg canvas of our own: no pyplot, so no global backend switch and no display needed
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -83,7 +95,7 @@ def write_confusion_png(path: Path, confusion: np.ndarray, names: Sequence[str],
                     ax.text(j, i, str(int(confusion[i, j])), ha="center", va="center", fontsize=7,
                             color="white" if normalised[i, j] > 0.5 else "black")
     fig.tight_layout()
-    fig.savefig(path)
+    fig.savefig(path, format="png")
 
 
 def write_report(folder: Union[str, Path], confusion: np.ndarray, names: Optional[Sequence[str]] = None,

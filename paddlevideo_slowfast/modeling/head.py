@@ -53,15 +53,20 @@ class SlowFastHead(nn.Layer):
         self.projection = nn.Linear(sum(in_channels), num_classes)
         self.loss_func = LOSSES.build(dict(loss_cfg or {"name": "CrossEntropyLoss"}), where="MODEL.head.loss_cfg")
 
-    def forward(self, features: Sequence[paddle.Tensor]) -> paddle.Tensor:
-        """[N, C_p, T_p, H, W] per pathway -> [N, num_classes]: logits in training, probabilities otherwise."""
+    def position_logits(self, features: Sequence[paddle.Tensor]) -> paddle.Tensor:
+        """[N, C_p, T_p, H, W] per pathway -> logits [N, t, h, w, num_classes], one row per pooling position
+        (Grad-CAM's class score is their mean)."""
         if self.adaptive:
             pooled = [F.adaptive_avg_pool3d(x, output_size=1) for x in features]
         else:
             self._check_window(features)
             pooled = [F.avg_pool3d(x, kernel_size=k, stride=1) for x, k in zip(features, self.pool_sizes)]
         x = paddle.concat(pooled, axis=1).transpose([0, 2, 3, 4, 1])  # [N, t, h, w, C]: one row per position
-        x = self.projection(self.dropout(x))                          # [N, t, h, w, classes]
+        return self.projection(self.dropout(x))                       # [N, t, h, w, classes]
+
+    def forward(self, features: Sequence[paddle.Tensor]) -> paddle.Tensor:
+        """[N, C_p, T_p, H, W] per pathway -> [N, num_classes]: logits in training, probabilities otherwise."""
+        x = self.position_logits(features)
         if self.training:
             return x.mean(axis=[1, 2, 3])  # a training clip gives one position
         return F.softmax(x, axis=-1).mean(axis=[1, 2, 3])

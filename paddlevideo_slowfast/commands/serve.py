@@ -4,6 +4,10 @@ answers `predict --json`'s record; concurrent requests' views share forward pass
 /readyz, /metrics (Prometheus text), /docs (OpenAPI). A full queue answers 503 with Retry-After, an upload over
 --max-upload-mb 413, an undecodable one 422 with the reason. SIGTERM stops accepting, finishes the requests in
 flight and exits 0.
+
+A detection model (exported from configs/ava_*.yaml) is served on POST /v1/detect instead: a multipart form of the
+video and its person boxes -> `detect --json`'s records; each keyframe is one forward in the model process, not
+batched across requests, so the batching options and --views, --allow-dir and --allow-streams do not apply to it.
 """
 from __future__ import annotations
 
@@ -11,12 +15,14 @@ import argparse
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from .common import positive
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, metavar="DIR", help="folder written by `paddlevideo export`")
+    parser.add_argument("--model", required=True, metavar="DIR", help="folder written by `paddlevideo export` "
+                        "(a recognition model: POST /v1/predict; a detection model: POST /v1/detect)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8866, help="port to listen on (default 8866)")
     parser.add_argument("--threads", type=int, default=None, metavar="N",
@@ -49,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from ..deploy.predictor import Predictor
     from ..errors import ConfigError
     from ..serve.app import create_app
+    from ..serve.detection import DetectionService
     from ..serve.model_process import ModelProcess
     from ..serve.service import Options, Service
 
@@ -59,18 +66,20 @@ def run(args: argparse.Namespace) -> int:
     if allow_dir is not None and not allow_dir.is_dir():
         raise ConfigError(f"{allow_dir} is not a folder", key="--allow-dir", expected="an existing folder")
     model = Path(args.model)
-    if (model / INFER_CFG).is_file() and read_infer_config(model).task == "detection":
-        raise ConfigError(f"{model} holds an action detector; serve runs recognition models only", key="--model",
-                          file=str(model / INFER_CFG),
-                          expected="a model exported from a recognition config (`paddlevideo detect` runs AVA "
-                          "detectors)")
-    settings = dict(device=args.device, threads=args.threads, views=args.views, batch_size=args.max_batch,
-                    runtime=args.runtime)
-    predictor = Predictor(model, load=False, **settings)  # clips and labels here; the model in its own process
+    detection = (model / INFER_CFG).is_file() and read_infer_config(model).task == "detection"
     options = Options(max_batch=args.max_batch, max_wait_ms=args.max_wait_ms, max_queue=args.max_queue,
                       max_upload_mb=args.max_upload_mb, decoders=args.decoders, allow_dir=allow_dir,
                       allow_streams=args.allow_streams)
-    app = create_app(Service(predictor, options, ModelProcess(model, **settings)))
+    if detection:
+        _refuse_recognition_options(args, model)
+        service: Any = DetectionService(model, options, runtime=args.runtime, device=args.device,
+                                        threads=args.threads)
+    else:
+        settings = dict(device=args.device, threads=args.threads, views=args.views, batch_size=args.max_batch,
+                        runtime=args.runtime)
+        predictor = Predictor(model, load=False, **settings)  # clips and labels here; the model in its own process
+        service = Service(predictor, options, ModelProcess(model, **settings))
+    app = create_app(service)
     server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="info",
                                            timeout_graceful_shutdown=60))
 
@@ -81,7 +90,27 @@ def run(args: argparse.Namespace) -> int:
             raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, terminate)
-    print(f"serving {model} on http://{args.host}:{args.port} (max batch {args.max_batch}, max wait "
-          f"{args.max_wait_ms:g} ms)", file=sys.stderr, flush=True)
+    how = ("action detection: POST /v1/detect" if detection
+           else f"max batch {args.max_batch}, max wait {args.max_wait_ms:g} ms")
+    print(f"serving {model} on http://{args.host}:{args.port} ({how})", file=sys.stderr, flush=True)
     server.run()
     return 0
+
+
+RECOGNITION_ONLY = ("max_batch", "max_wait_ms", "views", "allow_dir", "allow_streams")
+
+
+def _refuse_recognition_options(args: argparse.Namespace, model: Path) -> None:
+    """A detection server batches nothing across requests, takes no views, paths or streams: such a flag is an
+    error rather than silently ignored."""
+    from ..errors import ConfigError
+
+    defaults = argparse.ArgumentParser()
+    add_arguments(defaults)
+    given = [f"--{key.replace('_', '-')}" for key in RECOGNITION_ONLY
+             if getattr(args, key) != defaults.get_default(key)]
+    if given:
+        raise ConfigError(f"{', '.join(given)} {'does' if len(given) == 1 else 'do'} not apply to the action "
+                          f"detector in {model}", key=given[0],
+                          expected="no batching, views, --allow-dir or --allow-streams options: /v1/detect runs "
+                          "each keyframe alone")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Union
 
 import numpy as np
 
@@ -114,30 +114,16 @@ class DetectionRun:
                 for box, row in zip(boxes, probabilities)]
 
 
-class Detector:
-    """An exported AVA detector on Paddle Inference (or onnxruntime): `detect(video, boxes=...)` per keyframe.
+class KeyframeModel:
+    """What a detector's record (infer_cfg.yml, or `detection_record` of a config) says about its keyframes: the
+    clip sampling, the transforms after decoding, each action's threshold and label; shared by `detect` and
+    `explain`."""
 
-    model_dir: the folder `paddlevideo export` wrote for a detection config. runtime: "paddle" or "onnx" (the
-    model.onnx of `export --format onnx`, one clip per run). device, threads, onednn, trt: as Predictor's.
-    """
-
-    def __init__(self, model_dir: Union[str, Path], runtime: str = "paddle", *, device: str = "cpu",
-                 threads: Optional[int] = None, onednn: bool = True, trt: Optional[str] = None,
-                 backend: Optional[str] = None):
-        self.model_dir = Path(model_dir)
-        if not self.model_dir.is_dir():
-            raise ConfigError(f"model folder {self.model_dir} does not exist", file=str(self.model_dir),
-                              expected="the --output folder of `paddlevideo export` of a detection config")
-        self.info = read_infer_config(self.model_dir)
-        if self.info.task != "detection":
-            raise ConfigError(f"{self.model_dir} holds a {self.info.task} model", file=str(self.model_dir / INFER_CFG),
-                              key="task", expected="an exported detector (configs/ava_*.yaml); `paddlevideo "
-                              "predict` runs recognition models")
-        self.backend = backend
+    def __init__(self, info: InferConfig):
+        self.info = info
         self.sampling = self._sampling(self.info)
         self.transforms = self._transforms(self.info)
         self.thresholds = self._thresholds(self.info)
-        self.runner = self._runner(runtime, device=device, threads=threads, onednn=onednn, trt=trt)
 
     @staticmethod
     def _sampling(info: InferConfig) -> Dict[str, Any]:
@@ -174,6 +160,70 @@ class Detector:
                               key="keyframes.action_thr", file=INFER_CFG)
         return thresholds
 
+    @property
+    def labels(self) -> List[str]:
+        """The name of each output column (column 0 is AVA's reserved class)."""
+        return [self.info.label(i) for i in range(int(self.info.num_classes or 0))]
+
+    @staticmethod
+    def decoded(frames: np.ndarray, boxes: np.ndarray) -> Dict[str, Any]:
+        """The pipeline's `results` after its decoder: the clip (T, H, W, 3) RGB uint8 and `boxes` [n, 4]
+        normalised, as pixel proposals."""
+        from ..data.ava.decode import boxes_to_pixels
+
+        height, width = frames.shape[1:3]
+        return {"imgs": frames, "img_shape": (height, width), "original_shape": (height, width),
+                "proposals": boxes_to_pixels(boxes, height, width), "gt_bboxes": None,
+                "rng": np.random.default_rng(0)}
+
+    def inputs(self, frames: np.ndarray, boxes: np.ndarray) -> List[np.ndarray]:
+        """The model inputs (slow, fast, proposals, rois_num) of one clip (T, H, W, 3) RGB uint8 and its person boxes
+        [n, 4] normalised: the test pipeline after the decoder, boxes in pixels moving with the frames."""
+        results = self.transforms(self.decoded(frames, boxes))
+        slow, fast = results["imgs"]
+        proposals = np.asarray(results["proposals"], np.float32).reshape(-1, 4)
+        return [slow[None], fast[None], proposals, np.array([len(proposals)], np.int32)]
+
+    def actions(self, probabilities: np.ndarray, top_k: Optional[int] = None) -> List[Dict[str, Any]]:
+        """[{label, action_id, score}] of the columns 1.. above their action_thr, best first, at most `top_k`."""
+        ids: Sequence[int] = (self.info.keyframes or {}).get("action_ids") or range(1, len(probabilities))
+        columns = [c for c in range(1, len(probabilities)) if probabilities[c] > self.thresholds[c]]
+        columns.sort(key=lambda c: -probabilities[c])
+        if top_k is not None:
+            columns = columns[:max(0, int(top_k))]
+        return [{"label": self._label(c, ids), "action_id": int(ids[c - 1]), "score": round(float(probabilities[c]), 6)}
+                for c in columns]
+
+    def _label(self, column: int, ids: Sequence[int]) -> str:
+        names = self.info.label_names
+        return names[column] if names and column < len(names) else f"action {ids[column - 1]}"
+
+
+class Detector(KeyframeModel):
+    """An exported AVA detector on Paddle Inference (or onnxruntime): `detect(video, boxes=...)` per keyframe.
+
+    model_dir: the folder `paddlevideo export` wrote for a detection config. runtime: "paddle" or "onnx" (the
+    model.onnx of `export --format onnx`, one clip per run). device, threads, onednn, trt: as Predictor's. runner: a
+    forward of (slow, fast, proposals, rois_num) used instead of loading the model here (serve runs it in a process
+    of its own).
+    """
+
+    def __init__(self, model_dir: Union[str, Path], runtime: str = "paddle", *, device: str = "cpu",
+                 threads: Optional[int] = None, onednn: bool = True, trt: Optional[str] = None,
+                 backend: Optional[str] = None, runner: Optional[Callable[..., np.ndarray]] = None):
+        self.model_dir = Path(model_dir)
+        if not self.model_dir.is_dir():
+            raise ConfigError(f"model folder {self.model_dir} does not exist", file=str(self.model_dir),
+                              expected="the --output folder of `paddlevideo export` of a detection config")
+        info = read_infer_config(self.model_dir)
+        if info.task != "detection":
+            raise ConfigError(f"{self.model_dir} holds a {info.task} model", file=str(self.model_dir / INFER_CFG),
+                              key="task", expected="an exported detector (configs/ava_*.yaml); `paddlevideo "
+                              "predict` runs recognition models")
+        super().__init__(info)
+        self.backend = backend
+        self.runner = runner or self._runner(runtime, device=device, threads=threads, onednn=onednn, trt=trt)
+
     def _runner(self, runtime: str, **options: Any):
         if runtime == "paddle":
             from .runtime import PaddleRunner
@@ -192,42 +242,9 @@ class Detector:
 
         return OnnxRunner(self.model_dir / self.info.onnx_file, input_names=INPUTS, threads=options["threads"])
 
-    @property
-    def labels(self) -> List[str]:
-        """The name of each output column (column 0 is AVA's reserved class)."""
-        return [self.info.label(i) for i in range(int(self.info.num_classes or 0))]
-
-    def inputs(self, frames: np.ndarray, boxes: np.ndarray) -> List[np.ndarray]:
-        """The model inputs (slow, fast, proposals, rois_num) of one clip (T, H, W, 3) RGB uint8 and its person boxes
-        [n, 4] normalised: the test pipeline after the decoder, boxes in pixels moving with the frames."""
-        from ..data.ava.decode import boxes_to_pixels
-
-        height, width = frames.shape[1:3]
-        results = {"imgs": frames, "img_shape": (height, width), "original_shape": (height, width),
-                   "proposals": boxes_to_pixels(boxes, height, width), "gt_bboxes": None,
-                   "rng": np.random.default_rng(0)}
-        results = self.transforms(results)
-        slow, fast = results["imgs"]
-        proposals = np.asarray(results["proposals"], np.float32).reshape(-1, 4)
-        return [slow[None], fast[None], proposals, np.array([len(proposals)], np.int32)]
-
     def score_clip(self, frames: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """Probabilities [n, num_classes] of `boxes` [n, 4] (normalised) in the clip `frames` (T, H, W, 3)."""
         return self.runner(*self.inputs(frames, boxes))
-
-    def actions(self, probabilities: np.ndarray, top_k: Optional[int] = None) -> List[Dict[str, Any]]:
-        """[{label, action_id, score}] of the columns 1.. above their action_thr, best first, at most `top_k`."""
-        ids: Sequence[int] = (self.info.keyframes or {}).get("action_ids") or range(1, len(probabilities))
-        columns = [c for c in range(1, len(probabilities)) if probabilities[c] > self.thresholds[c]]
-        columns.sort(key=lambda c: -probabilities[c])
-        if top_k is not None:
-            columns = columns[:max(0, int(top_k))]
-        return [{"label": self._label(c, ids), "action_id": int(ids[c - 1]), "score": round(float(probabilities[c]), 6)}
-                for c in columns]
-
-    def _label(self, column: int, ids: Sequence[int]) -> str:
-        names = self.info.label_names
-        return names[column] if names and column < len(names) else f"action {ids[column - 1]}"
 
     def run(self, video: Union[str, Path], boxes: Any, fps: float = 1.0, *, top_k: Optional[int] = None,
             det_threshold: float = 0.0, video_start: float = 0.0, out: Optional[str] = None) -> DetectionRun:

@@ -29,6 +29,15 @@ def heat_overlay(frames: np.ndarray, cam: np.ndarray, weight: float = HEAT_WEIGH
     return out
 
 
+def draw_box(frames: np.ndarray, box: Sequence[float], colour: Tuple[int, int, int] = (255, 255, 255)) -> np.ndarray:
+    """A copy of uint8 RGB frames (T, H, W, 3) with the box (x1, y1, x2, y2 in pixels) outlined, one pixel wide."""
+    out = np.ascontiguousarray(frames).copy()
+    x1, y1, x2, y2 = (int(round(float(v))) for v in box)
+    for frame in out:
+        cv2.rectangle(frame, (x1, y1), (x2, y2), colour, 1)
+    return out
+
+
 def enlarge(frames: np.ndarray, min_side: int = MIN_SIDE) -> np.ndarray:
     """Frames scaled up by a whole factor until the short side reaches `min_side`, to even sizes (H.264)."""
     height, width = frames.shape[1:3]

@@ -28,7 +28,8 @@ class Explanation:
 class Explainer:
     """Trained weights on the config's test pipeline; `explain(path)` gives an Explanation of one video."""
 
-    def __init__(self, cfg: AttrDict, weights: Optional[str] = None, *, model: Any = None, layer: str = "s5"):
+    def __init__(self, cfg: AttrDict, weights: Optional[str] = None, *, model: Any = None, layer: str = "s5",
+                 method: str = "gradcam"):
         from ..data import build_pipeline
         from ..deploy.infer_cfg import config_label_names
 
@@ -42,7 +43,7 @@ class Explainer:
             _check_recognizer(model)
             load_weights(model, weights, allow_head_reinit=False)
         _check_recognizer(model)
-        self.model, self.layer = model, layer
+        self.model, self.layer, self.method = model, layer, method
         self.pipeline = build_pipeline(get(cfg, "PIPELINE.test"), where="PIPELINE.test")
         self.alpha = int(getattr(model.backbone, "alpha", 1))
         classes = int(get(cfg, "MODEL.head.num_classes", 0) or 0)
@@ -62,7 +63,7 @@ class Explainer:
 
     def explain(self, path: Union[str, Path], target: Union[None, int, str] = None) -> Explanation:
         clip = explain_clip(self.pipeline, str(path))
-        cam = grad_cam(self.model, clip.slow, clip.fast, self.target_index(target), self.layer)
+        cam = grad_cam(self.model, clip.slow, clip.fast, self.target_index(target), self.layer, self.method)
         count, size = clip.frames.shape[0], clip.frames.shape[1:3]
         maps = {name: upsample_cam(m, frame_positions(name, count, self.alpha), count, size)
                 for name, m in zip(cam.pathways, cam.maps)}
@@ -82,7 +83,7 @@ class Explainer:
         files["strip"] = str(write_strip(out / f"{stem}_gradcam.png", rows))
         order = np.argsort(-cam.probabilities, kind="stable")[:max(1, top_k)]
         record = {"target": {"class_id": cam.target, "label": self._label(cam.target)},
-                  "layer": self.layer,
+                  "layer": self.layer, "method": self.method,
                   "top_k": [{"class_id": int(i), "label": self._label(int(i)),
                              "score": round(float(cam.probabilities[i]), 6)} for i in order],
                   "frames": [int(i) for i in clip.frame_indices], "files": files}
@@ -98,15 +99,16 @@ class Explainer:
 
 def _check_recognizer(model: Any) -> None:
     if getattr(model, "task", None) != "recognition":
-        raise ConfigError(f"explain runs on recognition models; this config builds a {type(model).__name__} "
-                          "(Grad-CAM per person box of a detector is not implemented)", key="MODEL.framework",
+        raise ConfigError(f"Explainer runs on recognition models; this config builds a {type(model).__name__} "
+                          "(detectors: explain.detection_run.DetectionExplainer)", key="MODEL.framework",
                           expected="a recognizer config (Recognizer3D)")
 
 
 def explain_videos(cfg: AttrDict, weights: str, videos: List[str], out: Union[str, Path], *,
-                   target: Union[None, int, str] = None, layer: str = "s5", top_k: int = 5) -> List[Dict[str, Any]]:
+                   target: Union[None, int, str] = None, layer: str = "s5", method: str = "gradcam",
+                   top_k: int = 5) -> List[Dict[str, Any]]:
     """Explain each video into `out` (files named after the video); one record per video."""
-    explainer = Explainer(cfg, weights, layer=layer)
+    explainer = Explainer(cfg, weights, layer=layer, method=method)
     stems = [Path(v).stem for v in videos]
     records = []
     for video in videos:

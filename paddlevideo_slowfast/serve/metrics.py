@@ -146,8 +146,10 @@ class ServiceMetrics:
         self.queue_depth = Gauge("paddlevideo_queue_depth", "requests admitted and not yet answered")
         self.waiting = Gauge("paddlevideo_batch_queue_views", "views waiting for a forward pass")
         bounds = sorted({1, 2, 4, 8, 16, 32, 64, max_batch})
-        self.batch_size = Histogram("paddlevideo_batch_size", "views per forward pass", bounds)
-        self.latency = Histogram("paddlevideo_request_seconds", "time from admission to answer of /v1/predict",
+        self.batch_size = Histogram("paddlevideo_batch_size",
+                                    "views per forward pass (a detector's: one keyframe clip)", bounds)
+        self.latency = Histogram("paddlevideo_request_seconds",
+                                 "time from admission to answer of /v1/predict and /v1/detect",
                                  (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
         self.streams = Gauge("paddlevideo_streams", "live streams being classified")
         self.windows = Counter("paddlevideo_stream_windows_total", "live stream windows classified")

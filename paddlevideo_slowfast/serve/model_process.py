@@ -1,12 +1,13 @@
-"""The model in a process of its own, fed stacked views through a pipe.
+"""The model in a process of its own, fed its input arrays through shared memory and a pipe.
 
 Paddle Inference holds the GIL for a whole forward pass (measured here: while another thread ran a 0.16 s
 forward, the main thread's Python loop stood still for 0.16 s). In the server's process that would stop the
 event loop and the decoding threads for every batch: no upload read, no /healthz answered, no request decoded
 while the model runs, so batches would never fill. The child process builds the Predictor and runs each
-forward it is sent; the parent's inference thread waits on the pipe, which releases the GIL. The clips go
-through shared memory, the pipe carries only their shapes and the probabilities: measured here for R50 views
-at 224 (23 MiB each), 3 ms per view against 80 ms pickled through the pipe (and a forward of about a second).
+forward it is sent (or a Detector for a detection model: slow, fast, proposals, rois_num); the parent's
+inference thread waits on the pipe, which releases the GIL. The arrays go through shared memory, the pipe carries
+only their shapes and dtypes and the probabilities: measured here for R50 views at 224 (23 MiB each), 3 ms per
+view against 80 ms pickled through the pipe (and a forward of about a second).
 A child that dies (killed, out of memory) fails the batch it was running and is started again for the next.
 """
 from __future__ import annotations
@@ -15,21 +16,30 @@ import multiprocessing
 import pickle
 import threading
 from multiprocessing import shared_memory
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 
-def _child(conn, model_dir: str, options: Dict[str, Any], quiet: bool) -> None:
-    """The child's loop: build the Predictor, say ready (or why not), then answer forwards until told to stop."""
+def _forward(model_dir: str, task: str, options: Dict[str, Any]) -> Callable[..., np.ndarray]:
+    """The model's forward: a Predictor's `predict_clips(slow, fast)`, or a Detector's runner on its four inputs."""
+    if task == "detection":
+        from ..deploy.detector import Detector
+
+        return Detector(model_dir, **options).runner
+    from ..deploy.predictor import Predictor
+
+    return Predictor(model_dir, **options).predict_clips
+
+
+def _child(conn, model_dir: str, task: str, options: Dict[str, Any], quiet: bool) -> None:
+    """The child's loop: load the model, say ready (or why not), then answer forwards until told to stop."""
     from .. import runtime
 
     if quiet:
         runtime.quiet_paddle()
     try:
-        from ..deploy.predictor import Predictor
-
-        predictor = Predictor(model_dir, **options)
+        forward = _forward(model_dir, task, options)
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it there
         conn.send(("error", _portable(exc)))
         return
@@ -42,38 +52,42 @@ def _child(conn, model_dir: str, options: Dict[str, Any], quiet: bool) -> None:
             return
         if message is None:
             return
-        name, slow_shape, fast_shape = message
+        name, layout = message
         try:
             if segment is None or segment.name != name:
                 if segment is not None:
                     segment.close()
                 segment = _attach(name)
-            slow, fast = _views(segment, slow_shape, fast_shape)
-            probabilities = predictor.predict_clips(slow, fast)
-            del slow, fast  # no view may outlive the segment
+            arrays = _views(segment, layout)
+            probabilities = forward(*arrays)
+            del arrays  # no view may outlive the segment
             conn.send(("ok", probabilities))
         except Exception as exc:  # noqa: BLE001 - this batch fails, the child goes on
             conn.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
 
 
 def _attach(name: str) -> shared_memory.SharedMemory:
-    """The parent's segment, not registered with the resource tracker a second time (the parent owns it:
-    Python < 3.13 would otherwise report it leaked, or unlink it, when the child ends)."""
-    segment = shared_memory.SharedMemory(name=name)
-    try:
-        from multiprocessing import resource_tracker
-
-        resource_tracker.unregister(segment._name, "shared_memory")
-    except Exception:  # noqa: BLE001 - only bookkeeping
-        pass
-    return segment
+    """The parent's segment. A spawned child shares the parent's resource tracker, which holds one entry per name:
+    attaching re-registers it (no change), and unregistering here would drop the parent's entry, so that the
+    parent's unlink later made the tracker print a KeyError traceback. The parent unlinks every segment it made."""
+    return shared_memory.SharedMemory(name=name)
 
 
-def _views(segment: shared_memory.SharedMemory, slow_shape, fast_shape) -> Tuple[np.ndarray, np.ndarray]:
-    """float32 arrays of the two shapes laid one after the other in the segment."""
-    slow = np.ndarray(slow_shape, np.float32, segment.buf, 0)
-    fast = np.ndarray(fast_shape, np.float32, segment.buf, slow.nbytes)
-    return slow, fast
+Layout = List[Tuple[Tuple[int, ...], str]]  # (shape, dtype) of each array, laid one after the other
+
+
+def _layout(arrays: Sequence[np.ndarray]) -> Layout:
+    return [(tuple(a.shape), a.dtype.str) for a in arrays]
+
+
+def _views(segment: shared_memory.SharedMemory, layout: Layout) -> List[np.ndarray]:
+    """Arrays of `layout` laid one after the other in the segment."""
+    arrays, offset = [], 0
+    for shape, dtype in layout:
+        array = np.ndarray(shape, np.dtype(dtype), segment.buf, offset)
+        arrays.append(array)
+        offset += array.nbytes
+    return arrays
 
 
 def _portable(exc: Exception) -> Exception:
@@ -86,13 +100,14 @@ def _portable(exc: Exception) -> Exception:
 
 
 class ModelProcess:
-    """`forward(slow, fast) -> probabilities` run by a Predictor in a spawned child process.
+    """`forward(*arrays) -> probabilities` run by the model in a spawned child process: a Predictor's
+    `predict_clips(slow, fast)`, or for `task="detection"` a Detector's forward of (slow, fast, proposals, rois_num).
 
-    options: Predictor keyword arguments (device, threads, runtime, batch_size, ...). The constructor returns
-    once the model is loaded and raises the child's error when it cannot be."""
+    options: Predictor (or Detector) keyword arguments (device, threads, runtime, batch_size, ...). The constructor
+    returns once the model is loaded and raises the child's error when it cannot be."""
 
-    def __init__(self, model_dir: str, **options: Any):
-        self.model_dir, self.options = str(model_dir), options
+    def __init__(self, model_dir: str, task: str = "recognition", **options: Any):
+        self.model_dir, self.task, self.options = str(model_dir), task, options
         self._context = multiprocessing.get_context("spawn")  # fork would copy the parent's threads and OpenMP
         self._lock = threading.Lock()
         self._conn = None
@@ -106,7 +121,8 @@ class ModelProcess:
 
         parent, child = self._context.Pipe()
         self.process = self._context.Process(target=_child, name="paddlevideo-model", daemon=True,
-                                             args=(child, self.model_dir, self.options, runtime.paddle_quiet()))
+                                             args=(child, self.model_dir, self.task, self.options,
+                                                   runtime.paddle_quiet()))
         self.process.start()
         child.close()
         try:
@@ -124,17 +140,20 @@ class ModelProcess:
     def alive(self) -> bool:
         return self.process is not None and self.process.is_alive()
 
-    def __call__(self, slow: np.ndarray, fast: np.ndarray) -> np.ndarray:
+    def __call__(self, *arrays: np.ndarray) -> np.ndarray:
+        arrays = tuple(np.ascontiguousarray(a) for a in arrays)
         with self._lock:
             if not self.alive:
                 self.restarts += 1
                 self._start()
-            segment = self._room(4 * (slow.size + fast.size))
-            slow_view, fast_view = _views(segment, slow.shape, fast.shape)
-            slow_view[...], fast_view[...] = slow, fast
-            del slow_view, fast_view
+            segment = self._room(sum(a.nbytes for a in arrays))
+            layout = _layout(arrays)
+            views = _views(segment, layout)
+            for view, array in zip(views, arrays):
+                view[...] = array
+            del views, view  # no view may outlive the segment
             try:
-                self._conn.send((segment.name, slow.shape, fast.shape))
+                self._conn.send((segment.name, layout))
                 status, value = self._conn.recv()
             except (EOFError, OSError):
                 self.process.join(5)

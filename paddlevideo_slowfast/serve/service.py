@@ -1,5 +1,5 @@
 """The service behind the routes: admission (a bounded number of requests in flight), decoding in a thread pool,
-the dynamic batcher, and the live streams it classifies.
+the dynamic batcher, and the live streams it classifies (a detection model's service: detection.py).
 
 Decoding runs in `decoders` pool threads, never on the event loop: PyAV, OpenCV and the numpy/cv2 transforms
 release the GIL for their heavy parts, so a slow or large upload never stalls the loop or the other requests.
@@ -57,38 +57,45 @@ class Submitted:
             future.cancel()
 
 
-class Service:
-    """A Predictor preparing the clips, the model (a ModelProcess, or the Predictor itself), the batcher, the
-    decode pool, and the count of requests admitted."""
+class BaseService:
+    """What every served model shares: admission (a bounded number of requests in flight), the decode pool, the
+    folder of uploads, the metrics; `task` says which routes answer."""
 
-    def __init__(self, predictor: Predictor, options: Options, model: Optional[ModelProcess] = None,
+    task = ""
+
+    def __init__(self, options: Options, model: Optional[ModelProcess] = None,
                  metrics: Optional[ServiceMetrics] = None):
-        self.predictor, self.options, self.model = predictor, options, model
+        self.options, self.model = options, model
         self.metrics = metrics or ServiceMetrics(options.max_batch)
-        predictor.batch_size = max(1, int(options.max_batch))
-        self.batcher = Batcher(model or predictor.predict_clips, max_batch=options.max_batch,
-                               max_wait=options.max_wait_ms / 1000.0, metrics=self.metrics)
         self.pool = ThreadPoolExecutor(max(1, options.decoders), thread_name_prefix="decode")
         self.upload_dir = Path(tempfile.mkdtemp(prefix="paddlevideo-serve-"))
         self.admitted = 0  # touched on the event loop only
-        self.streams: Dict[str, "Stream"] = {}
-        self._stream_ids = itertools.count(1)
+        self.streams: Dict[str, "Stream"] = {}  # live sources (a recognition model's only)
         self.ready = False
 
     @property
     def max_upload_bytes(self) -> int:
         return int(self.options.max_upload_mb * 1024 * 1024)
 
+    @property
+    def model_dir(self) -> Path:
+        raise NotImplementedError
+
+    @property
+    def labels(self) -> List[str]:
+        raise NotImplementedError
+
+    @property
+    def alive(self) -> bool:
+        """Ready, and the model process (when there is one) runs."""
+        return self.ready and (self.model is None or self.model.alive)
+
     def start(self) -> None:
-        self.batcher.start()
         self.ready = True
 
     def close(self) -> None:
-        """Stop the streams, run what is queued, free the pool and the upload folder."""
+        """Free the model process, the pool and the upload folder."""
         self.ready = False
-        for stream in list(self.streams.values()):
-            stream.stop()
-        self.batcher.stop(timeout=60)
         if self.model is not None:
             self.model.close()
         self.pool.shutdown(wait=True, cancel_futures=True)
@@ -105,6 +112,69 @@ class Service:
     def release(self) -> None:
         self.admitted -= 1
         self.metrics.queue_depth.set(self.admitted)
+
+    def _as_file(self, source: Union[bytes, Path], name: str, suffixes: Tuple[str, ...] = VIDEO_SUFFIXES,
+                 default: str = ".bin") -> Tuple[Path, bool]:
+        """`source` as a file the readers take: a path as it is, bytes written to a temporary file (True: remove
+        it after use) named with `name`'s suffix when it is one of `suffixes`."""
+        if isinstance(source, Path):
+            return source, False
+        suffix = Path(name).suffix.lower()
+        handle, path = tempfile.mkstemp(suffix=suffix if suffix in suffixes else default, dir=self.upload_dir)
+        with os.fdopen(handle, "wb") as out:
+            out.write(source)
+        return Path(path), True
+
+    def resolve(self, relative: str) -> Path:
+        """A path named by a request, inside --allow-dir; PermissionError when off or outside it."""
+        root = self.options.allow_dir
+        if root is None:
+            raise PermissionError("reading files on the server is off (start it with --allow-dir DIR)")
+        root = root.resolve()
+        target = (root / relative).resolve()
+        if target != root and root not in target.parents:
+            raise PermissionError(f"'{relative}' is outside the allowed folder")
+        return target
+
+
+class Service(BaseService):
+    """A recognition model: a Predictor preparing the clips, the model (a ModelProcess, or the Predictor itself),
+    the dynamic batcher, and the live streams."""
+
+    task = "recognition"
+
+    def __init__(self, predictor: Predictor, options: Options, model: Optional[ModelProcess] = None,
+                 metrics: Optional[ServiceMetrics] = None):
+        super().__init__(options, model, metrics)
+        self.predictor = predictor
+        predictor.batch_size = max(1, int(options.max_batch))
+        self.batcher = Batcher(model or predictor.predict_clips, max_batch=options.max_batch,
+                               max_wait=options.max_wait_ms / 1000.0, metrics=self.metrics)
+        self._stream_ids = itertools.count(1)
+
+    @property
+    def model_dir(self) -> Path:
+        return self.predictor.model_dir
+
+    @property
+    def labels(self) -> List[str]:
+        return self.predictor.labels
+
+    @property
+    def alive(self) -> bool:
+        return super().alive and self.batcher.alive
+
+    def start(self) -> None:
+        self.batcher.start()
+        super().start()
+
+    def close(self) -> None:
+        """Stop the streams, run what is queued, free the pool and the upload folder."""
+        self.ready = False
+        for stream in list(self.streams.values()):
+            stream.stop()
+        self.batcher.stop(timeout=60)
+        super().close()
 
     def submit(self, source: Union[bytes, Path], name: str, views: Tuple[int, int],
                windows: Optional[float], submitted: Submitted) -> Submitted:
@@ -143,16 +213,6 @@ class Service:
         if submitted.cancelled.is_set():  # the client left while this was decoding
             future.cancel()
 
-    def _as_file(self, source: Union[bytes, Path], name: str) -> Tuple[Path, bool]:
-        if isinstance(source, Path):
-            return source, False
-        suffix = Path(name).suffix.lower()
-        handle, path = tempfile.mkstemp(suffix=suffix if suffix in VIDEO_SUFFIXES else ".bin",
-                                        dir=self.upload_dir)
-        with os.fdopen(handle, "wb") as out:
-            out.write(source)
-        return Path(path), True
-
     def results(self, name: str, submitted: Submitted, top_k: int) -> List[Dict[str, Any]]:
         """`predict --json` records of the finished jobs: one per video or window."""
         records = []
@@ -160,17 +220,6 @@ class Service:
             where = {} if start is None else {"start": start, "end": end}
             records.append(self.predictor.prediction(name, future.result(), top_k, **where).to_json())
         return records
-
-    def resolve(self, relative: str) -> Path:
-        """A path named by a request, inside --allow-dir; PermissionError when off or outside it."""
-        root = self.options.allow_dir
-        if root is None:
-            raise PermissionError("reading files on the server is off (start it with --allow-dir DIR)")
-        root = root.resolve()
-        target = (root / relative).resolve()
-        if target != root and root not in target.parents:
-            raise PermissionError(f"'{relative}' is outside the allowed folder")
-        return target
 
     def open_stream(self, url: str, seconds: float, views: Tuple[int, int], top_k: int) -> "Stream":
         stream = Stream(f"s{next(self._stream_ids)}", url, seconds, views, top_k, self)

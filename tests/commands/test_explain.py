@@ -1,5 +1,6 @@
 """`paddlevideo explain`: per pathway an MP4 of the heat map over the clip's frames, a PNG strip, the class scores;
-a class chosen by name; an unknown class and a detection config are one-line errors."""
+a class chosen by name; an unknown class, a detection config without boxes and detection flags on a recognizer are
+one-line errors (tests/explain/test_gradcam_detection.py explains detectors)."""
 from __future__ import annotations
 
 import json
@@ -66,7 +67,16 @@ def test_explain_refuses_an_unknown_class(tiny_config, tiny_dataset, weights, tm
     assert "unknown class 'jump'" in err and "--target-class" in err and "blink_fast" in err
 
 
-def test_explain_refuses_a_detector(repo_root, tmp_path, capsys) -> None:
+def test_explain_asks_a_detector_for_person_boxes(repo_root, tmp_path, capsys) -> None:
     assert main(["explain", "-c", str(repo_root / "configs" / "ava_quickstart.yaml"), "-w", "none.pdparams",
                  "--video", "clip.mp4", "--out", str(tmp_path)]) == 2
-    assert "explain runs on recognition models; this config builds a FastRCNN" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "explained per person box" in err and "--boxes" in err and "--detector" in err
+
+
+def test_explain_refuses_detection_flags_on_a_recognizer(tiny_config, tiny_dataset, weights, tmp_path,
+                                                         capsys) -> None:
+    video = str(tiny_dataset / "val" / "left" / "0000.mp4")
+    assert main(["explain", "-c", str(tiny_config), "-w", str(weights), "--video", video, "--out", str(tmp_path),
+                 "--keyframe", "1"]) == 2
+    assert "--keyframe applies to detection configs" in capsys.readouterr().err

@@ -69,3 +69,29 @@ def bad_uploads(tmp_path_factory, serve_videos) -> dict:
     return {"empty": b"", "text": b"this is a text file, not a video\n" * 20,
             "truncated": video[:len(video) * 2 // 5], "audio_only": audio.read_bytes()}
 
+
+
+@pytest.fixture(scope="session")
+def serve_detector(tiny_ava_config, tmp_path_factory) -> Path:
+    """The tiny AVA detector (tests/conftest.py) with a 100x classifier (spread scores), exported by
+    `paddlevideo export`; its folder."""
+    import contextlib
+    import io
+
+    import paddle
+
+    from paddlevideo_slowfast.cli import main
+    from paddlevideo_slowfast.config import load_config
+    from paddlevideo_slowfast.modeling import build_model
+
+    paddle.seed(5)
+    model = build_model(load_config(str(tiny_ava_config)).MODEL)
+    model.eval()
+    fc = model.roi_head.bbox_head.fc_cls.weight
+    fc.set_value(fc.numpy() * 100)
+    weights = tmp_path_factory.mktemp("serve_det_weights") / "tiny_det.pdparams"
+    paddle.save(model.state_dict(), str(weights))
+    out = tmp_path_factory.mktemp("serve_det_export") / "model"
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["export", "-c", str(tiny_ava_config), "-w", str(weights), "--output", str(out)]) == 0
+    return out

@@ -22,17 +22,22 @@ def free_port() -> int:
 @contextlib.contextmanager
 def serving(model_dir: Path, **options) -> Iterator[str]:
     """uvicorn serving `model_dir` in a thread of this process (no signal handlers there), the model in a child
-    process as `paddlevideo serve` runs it; the base URL."""
+    process as `paddlevideo serve` runs it (a recognition model, or a detector by its infer_cfg.yml); the base URL."""
     import uvicorn
 
+    from paddlevideo_slowfast.deploy.infer_cfg import read_infer_config
     from paddlevideo_slowfast.deploy.predictor import Predictor
     from paddlevideo_slowfast.serve.app import create_app
+    from paddlevideo_slowfast.serve.detection import DetectionService
     from paddlevideo_slowfast.serve.model_process import ModelProcess
     from paddlevideo_slowfast.serve.service import Options, Service
 
     opts = Options(**options)
-    settings = dict(threads=1, batch_size=opts.max_batch)
-    service = Service(Predictor(model_dir, load=False, **settings), opts, ModelProcess(model_dir, **settings))
+    if read_infer_config(model_dir).task == "detection":
+        service = DetectionService(model_dir, opts, threads=1)
+    else:
+        settings = dict(threads=1, batch_size=opts.max_batch)
+        service = Service(Predictor(model_dir, load=False, **settings), opts, ModelProcess(model_dir, **settings))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(service), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -1,7 +1,7 @@
-"""The service's routes on a real uvicorn server with the tiny exported model: uploads (multipart, raw, a path
-inside --allow-dir) answer what `predict --json` prints, timelines and 10x3 views too; labels, health, metrics;
-413 and 422 with the reason; path traversal refused; concurrent requests each get their own video's result; a
-half-sent upload holds up no other request; a killed model process is started again."""
+"""The service's routes on a real uvicorn server with the tiny exported model: uploads (multipart, raw, a path inside
+--allow-dir) answer what `predict --json` prints, timelines and 10x3 views too; labels, health, metrics; 413 and 422
+with the reason; /v1/detect refused (409); path traversal refused; concurrent requests each get their own video's
+result; a half-sent upload holds up no other request; a killed model process is started again."""
 from __future__ import annotations
 
 import json
@@ -99,6 +99,13 @@ def test_labels_health_and_metrics(server, serve_data):
         assert f"# TYPE {family}" in text
     assert 'paddlevideo_requests_total{route="/healthz",code="200"}' in text
     assert 'paddlevideo_request_seconds_bucket{le="+Inf"}' in text
+
+
+def test_detect_is_refused_on_a_recognition_server(server, serve_videos):
+    answer = httpx.post(server + "/v1/detect", files={"video": ("a.mp4", serve_videos[0].read_bytes()),
+                                                      "boxes": ("b.csv", b"")}, timeout=60)
+    assert answer.status_code == 409
+    assert "runs a recognition model" in answer.json()["error"] and "POST /v1/predict" in answer.json()["error"]
 
 
 @pytest.mark.parametrize("kind, reason", [("empty", "empty file"), ("text", "text, not a video"),

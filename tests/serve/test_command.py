@@ -1,5 +1,6 @@
 """`paddlevideo serve` as a process: it gets ready, SIGTERM stops it accepting, the request in flight still gets
-its answer and the process exits 0; a detection model or a missing --allow-dir is refused in one line."""
+its answer and the process exits 0; batching or stream options for a detection model, or a missing --allow-dir, are
+refused in one line."""
 from __future__ import annotations
 
 import shutil
@@ -58,7 +59,7 @@ def test_refusals(serve_model, tmp_path, capsys):
     cfg = detector / "infer_cfg.yml"
     cfg.write_text(cfg.read_text().replace("task: recognition", "task: detection"))
     assert "task: detection" in cfg.read_text()
-    assert main(["serve", "--model", str(detector)]) == 2
-    assert "serve runs recognition models only" in capsys.readouterr().err
+    assert main(["serve", "--model", str(detector), "--max-batch", "4", "--allow-streams"]) == 2
+    assert "--max-batch, --allow-streams do not apply to the action detector" in capsys.readouterr().err
     assert main(["serve", "--model", str(serve_model), "--allow-dir", str(tmp_path / "nowhere")]) == 2
     assert "--allow-dir" in capsys.readouterr().err

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -152,3 +151,24 @@ def tiny_ava_cfg(tiny_ava_config: Path):
     from paddlevideo_slowfast.config import load_config
 
     return load_config(str(tiny_ava_config))
+
+
+def _read_frames(path):
+    import cv2
+    import numpy as np
+
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    capture.release()
+    return np.stack(frames)
+
+
+@pytest.fixture(scope="session")
+def read_frames():
+    """Every frame of a video file, BGR uint8 (N, H, W, 3), read by OpenCV alone (not through our decoders)."""
+    return _read_frames

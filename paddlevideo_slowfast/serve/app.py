@@ -196,6 +196,13 @@ def create_app(service: BaseService) -> FastAPI:
         return refuse(503, name, f"{service.options.max_queue} requests in flight (--max-queue); retry later",
                       "queue_full", {"Retry-After": str(retry)})
 
+    def not_admitted(request: Request, name: str):
+        """413 for a body over the limit, 503 for a full queue, else None: the request holds a slot now."""
+        too_large = over_limit(request, name)
+        if too_large is not None:
+            return too_large
+        return None if service.admit() else queue_full(name)
+
     async def watched(request: Request, work, cancel) -> Optional[asyncio.Future]:
         """Run the coroutine `work()` until done, or until the client disconnects (then `cancel()` and None)."""
         job = asyncio.ensure_future(work())
@@ -225,11 +232,9 @@ def create_app(service: BaseService) -> FastAPI:
             view_pair = parse_views(views) if views else service.predictor.views
         except ConfigError as exc:
             return refuse(422, name, str(exc), "bad_query")
-        too_large = over_limit(request, name)
-        if too_large is not None:
-            return too_large
-        if not service.admit():
-            return queue_full(name)
+        refused = not_admitted(request, name)
+        if refused is not None:
+            return refused
         started = time.monotonic()
         try:
             return await _predict(request, name, path, view_pair, top_k, windows, refuse)
@@ -286,11 +291,9 @@ def create_app(service: BaseService) -> FastAPI:
         name = "upload"
         if not isinstance(service, DetectionService):
             return other_kind(name)
-        too_large = over_limit(request, name)
-        if too_large is not None:
-            return too_large
-        if not service.admit():
-            return queue_full(name)
+        refused = not_admitted(request, name)
+        if refused is not None:
+            return refused
         started = time.monotonic()
         try:
             try:

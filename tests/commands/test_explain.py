@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 
 from paddlevideo_slowfast.cli import main
@@ -25,19 +24,10 @@ def weights(tiny_config: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     return path
 
 
-def _frames(path: str) -> np.ndarray:
-    capture = cv2.VideoCapture(path)
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
-    capture.release()
-    return np.stack(frames)
 
 
-def test_explain_writes_videos_strip_and_scores(tiny_config, tiny_dataset, weights, tmp_path, capsys) -> None:
+def test_explain_writes_videos_strip_and_scores(tiny_config, tiny_dataset, weights, tmp_path, capsys,
+                                                read_frames) -> None:
     videos = [str(tiny_dataset / "val" / "left" / "0000.mp4"), str(tiny_dataset / "val" / "right" / "0000.mp4")]
     out = tmp_path / "cam"
     assert main(["explain", "-c", str(tiny_config), "-w", str(weights), "--video", *videos, "--out", str(out),
@@ -52,7 +42,7 @@ def test_explain_writes_videos_strip_and_scores(tiny_config, tiny_dataset, weigh
         names = {"slow": "slow.mp4", "fast": "fast.mp4", "strip": "gradcam.png", "scores": "scores.json"}
         assert record["files"] == {k: str(out / f"{stem}_{v}") for k, v in names.items()}
         for pathway in ("slow", "fast"):
-            assert _frames(record["files"][pathway]).shape == (8, 192, 192, 3)   # 32 px scaled 6x
+            assert read_frames(record["files"][pathway]).shape == (8, 192, 192, 3)   # 32 px scaled 6x
         strip = cv2.imread(record["files"]["strip"])
         assert strip.shape == (3 * (96 + 2), 64 + 8 * (96 + 2), 3)     # input, slow, fast rows of 8 frames
         saved = json.loads(Path(record["files"]["scores"]).read_text())

@@ -10,19 +10,9 @@ import numpy as np
 from paddlevideo_slowfast.cli import main
 
 
-def _frames(path) -> np.ndarray:
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
-    capture.release()
-    return np.stack(frames)
 
 
-def test_annotated_video_and_timeline(exported, embedded, tmp_path, capsys) -> None:
+def test_annotated_video_and_timeline(exported, embedded, tmp_path, capsys, read_frames) -> None:
     video = embedded / "val" / "up" / "0000.mp4"   # 48 frames, 64 px, 30 fps: windows of 0.5 s -> 4
     out = tmp_path / "annotated.mp4"
     assert main(["predict", "--model", str(exported.model_dir), "--video", str(video), "--windows", "0.5",
@@ -31,7 +21,7 @@ def test_annotated_video_and_timeline(exported, embedded, tmp_path, capsys) -> N
     windows = [json.loads(line) for line in captured.out.splitlines()]
     assert [(w["start"], w["end"]) for w in windows] == [(0.0, 0.5), (0.5, 1.0), (1.0, 1.5), (1.5, 1.6)]
     assert f"wrote {out}: 48 frames 256x256 at 30 fps" in captured.err
-    written, source = _frames(out), _frames(video)
+    written, source = read_frames(out), read_frames(video)
     assert written.shape == (48, 256, 256, 3)
     enlarged = np.stack([cv2.resize(f, (256, 256), interpolation=cv2.INTER_NEAREST) for f in source])
     # text and its dark box at the top left; below it the frame as it was, up to the codecs' error

@@ -63,19 +63,10 @@ def clip(tmp_path_factory) -> Path:
     return folder / "two.mp4"
 
 
-def _frames(path: str) -> np.ndarray:
-    capture = cv2.VideoCapture(path)
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
-    capture.release()
-    return np.stack(frames)
 
 
-def test_explain_writes_one_set_per_box_and_a_scores_file(tiny_ava_config, model, clip, tmp_path, capsys) -> None:
+def test_explain_writes_one_set_per_box_and_a_scores_file(tiny_ava_config, model, clip, tmp_path, capsys,
+                                                           read_frames) -> None:
     import paddle
 
     weights = tmp_path / "det.pdparams"
@@ -98,7 +89,7 @@ def test_explain_writes_one_set_per_box_and_a_scores_file(tiny_ava_config, model
                                    "strip": str(out / f"{stem}_gradcam.png"),
                                    "scores": str(out / "two_scores.json")}
         for pathway in ("slow", "fast"):
-            assert _frames(record["files"][pathway]).shape == (CLIP_LEN, 192, 192, 3)   # 64 px scaled 3x
+            assert read_frames(record["files"][pathway]).shape == (CLIP_LEN, 192, 192, 3)   # 64 px scaled 3x
         assert cv2.imread(record["files"]["strip"]).shape == (3 * (128 + 2), 64 + 8 * (128 + 2), 3)  # 64 px x2
 
 

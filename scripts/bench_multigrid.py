@@ -13,10 +13,14 @@ train.log and metrics.jsonl:
 - per shape: each iteration's time ("batch", data wait included) and data wait, grouped by what it trained:
   clips x frames x crop (the multigrid run's long-cycle phase and short-cycle position, from its schedule);
   medians, and clips/s = clips / median time.
-Writes the section between `<!-- bench_multigrid:start -->` and `<!-- bench_multigrid:end -->` of
+With `--seeds`, both runs train under each seed (in WORK/seed_N/); the tables then hold the per-epoch means over
+the seeds (validation top-1 and train-loop time), the time to accuracy is read off those mean curves, and a
+per-seed table sits beside them: one seed's time to accuracy swings with where the plain run's plateau happens
+to peak. Writes the section between `<!-- bench_multigrid:start -->` and `<!-- bench_multigrid:end -->` of
 docs/benchmarks.md. About 12-15 minutes on 2 idle cores (the quickstart's training alone is about 4.5 minutes).
 
     python scripts/bench_multigrid.py [--reuse] [--work output/bench_multigrid] [--docs docs/benchmarks.md]
+    python scripts/bench_multigrid.py --seeds 1234 7 11 [--reuse]   # both runs under each seed, curves averaged
     python scripts/bench_multigrid.py --quick     # smoke run: tiny data and model, 2 epochs each, docs untouched
 """
 from __future__ import annotations
@@ -76,6 +80,18 @@ class Run:
         return next((e for e in sorted(self.top1) if self.top1[e] >= target - 1e-9), None)
 
 
+def mean_run(runs: Sequence[Run]) -> Run:
+    """One Run whose epoch times, validation top-1 and wall time are the means of `runs` (the epochs all of them
+    have) and whose iterations are all of theirs."""
+    first = runs[0]
+    epochs = set.intersection(*(set(r.epoch_seconds) for r in runs))
+    validated = set.intersection(*(set(r.top1) for r in runs))
+    return Run(first.name, first.config, wall=statistics.mean(r.wall for r in runs),
+               epoch_seconds={e: statistics.mean(r.epoch_seconds[e] for r in runs) for e in sorted(epochs)},
+               top1={e: statistics.mean(r.top1[e] for r in runs) for e in sorted(validated)},
+               iterations=[i for r in runs for i in r.iterations])
+
+
 # ---- running --------------------------------------------------------------------------------------------------
 def quick_data(work: Path) -> Path:
     """A tiny embedded dataset (10 classes, 32 px, 24 frames, 2 training and 1 validation video a class)."""
@@ -97,7 +113,7 @@ def quick_overrides(data: Path, multigrid: bool) -> List[str]:
                   f"PIPELINE.{mode}.transform.JitterScale.min_size=32",
                   f"PIPELINE.{mode}.transform.JitterScale.max_size={36 if mode == 'train' else 32}",
                   f"PIPELINE.{mode}.transform.MultiCrop.target_size=32"]
-    if multigrid:  # batch 1: the first long-cycle shape's 16 clips a step fit the 20 training videos
+    if multigrid:  # batch 1: a step of the first long-cycle shape takes 4 of the 20 training videos
         items += ["DATASET.batch_size=1", "MULTIGRID.bn_base_size=2", "OPTIMIZER.learning_rate.steps=[0, 1]"]
     return items
 
@@ -157,7 +173,9 @@ def per_shape(run: Run, plan: Optional[Plan], batch: int, frames: int, crop: int
     return rows
 
 
-def render(plain: Run, mg: Run, plan: Plan, quick: bool, load: Tuple[float, float], elapsed: float) -> str:
+def render(plain: Run, mg: Run, plan: Plan, quick: bool, load: Tuple[float, float], elapsed: float,
+           seeds: Sequence[Tuple[int, Run, Run]] = ()) -> str:
+    """The docs section; with `seeds` (seed, plain run, multigrid run), `plain` and `mg` are their means."""
     cfg = load_config(str(PLAIN))
     batch, frames = int(cfg.DATASET.batch_size), int(cfg.PIPELINE.train.decode_sampler.num_frames)
     crop = plan.settings.crop
@@ -171,8 +189,9 @@ def render(plain: Run, mg: Run, plan: Plan, quick: bool, load: Tuple[float, floa
              f"{frames}x{crop}) against `configs/quickstart_multigrid.yaml` (AdamW, the anchors' multigrid "
              f"piecewise schedule, {plan.epochs} epochs: {', '.join(_phase_text(plan))}), both validated after every "
              "epoch on the same clips. Train-loop time: the epochs' own time (data loading included; PreciseBN and "
-             "validation not, for either run).", "",
-             f"### Time to the plain run's best validation top-1 less 1 point ({100 * target:.1f}%)", "",
+             "validation not, for either run)." + _seed_text(seeds), "",
+             f"### Time to the {'mean plain curve' if len(seeds) > 1 else 'plain run'}'s best validation top-1 less 1 "
+             f"point ({100 * target:.1f}%)", "",
              "| run | best val top-1 (epoch) | reached at epoch | train-loop time to it | whole run: train loop / "
              "process wall |", "|---|---|---|---|---|"]
     times = {}
@@ -190,6 +209,19 @@ def render(plain: Run, mg: Run, plan: Plan, quick: bool, load: Tuple[float, floa
     else:
         lines += ["", f"Multigrid does not reach {100 * target:.1f}% in this run (target: the same accuracy in "
                   ">= 1.5x less time): **not met**."]
+    if len(seeds) > 1:
+        lines += ["", "Each seed alone (its own plain run's best less 1 point):", "",
+                  "| seed | quickstart best (epoch) | multigrid best (epoch) | target | quickstart reaches it | "
+                  "multigrid reaches it | less time |", "|---|---|---|---|---|---|---|"]
+        for seed, p, m in seeds:
+            (pb, pe), (mb, me) = p.best(), m.best()
+            goal = pb - TOLERANCE
+            hits = [(r.reaches(goal), r) for r in (p, m)]
+            cells = [f"epoch {e}, {r.train_time(e):.0f} s" if e else "not reached" for e, r in hits]
+            ratio = (f"{hits[0][1].train_time(hits[0][0]) / hits[1][1].train_time(hits[1][0]):.2f}x"
+                     if hits[0][0] and hits[1][0] else "-")
+            lines.append(f"| {seed} | {100 * pb:.1f}% ({pe}) | {100 * mb:.1f}% ({me}) | {100 * goal:.1f}% | "
+                         f"{cells[0]} | {cells[1]} | {ratio} |")
     lines += ["", "Validation top-1 after each epoch (cumulative train-loop time):", "",
               "| epoch | " + " | ".join(r.name for r in (plain, mg)) + " |", "|---|---|---|"]
     for epoch in range(1, max(max(plain.top1), max(mg.top1)) + 1):
@@ -206,6 +238,16 @@ def render(plain: Run, mg: Run, plan: Plan, quick: bool, load: Tuple[float, floa
             lines.append(f"| {run.name} | {clips} x {t} x {s} | {what} | {n} | {seconds:.3f} | {wait:.3f} | "
                          f"{rate:.0f} |")
     return "\n".join(lines)
+
+
+def _seed_text(seeds: Sequence[Tuple[int, Run, Run]]) -> str:
+    if not seeds:
+        return ""
+    if len(seeds) == 1:
+        return f" Seed {seeds[0][0]} for both runs."
+    return (f" Seeds {', '.join(str(n) for n, _, _ in seeds)}: every run trained under each, and the tables below "
+            "the per-seed one give the means over the seeds (validation top-1, epoch and process times) and all "
+            "their iterations.")
 
 
 def _phase_text(plan: Plan) -> List[str]:
@@ -226,6 +268,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="smoke run: tiny data and model, docs untouched")
     parser.add_argument("--multigrid-override", nargs="*", default=[], metavar="KEY=VALUE",
                         help="extra -o overrides of the multigrid run (to try another schedule)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None, metavar="N",
+                        help="train both runs under each seed (default: once, under the configs' own seed)")
     args = parser.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -240,12 +284,20 @@ def main() -> int:
 
         os.chdir(REPO)
         ensure_embedded(dict(load_config(str(PLAIN)).DATASET.embedded))
-    plain, mg = Run("quickstart", PLAIN), Run("quickstart_multigrid", MULTIGRID)
-    for run, extra in ((plain, plain_extra), (mg, mg_extra)):
-        train(run, extra, work / run.name, args.reuse)
-        read(run, work / run.name)
+    pairs: List[Tuple[int, Run, Run]] = []
+    for seed in args.seeds or [None]:
+        folder, extra = (work, []) if seed is None else (work / f"seed_{seed}", [f"seed={seed}"])
+        plain, mg = Run("quickstart", PLAIN), Run("quickstart_multigrid", MULTIGRID)
+        for run, run_extra in ((plain, plain_extra), (mg, mg_extra)):
+            train(run, [*run_extra, *extra], folder / run.name, args.reuse)
+            read(run, folder / run.name)
+        if seed is not None:
+            pairs.append((seed, plain, mg))
+    if pairs:
+        plain, mg = mean_run([p for _, p, _ in pairs]), mean_run([m for _, _, m in pairs])
     plan = build_plan(load_config(str(MULTIGRID), [*EVERY_EPOCH, *mg_extra]))[0]
-    section = render(plain, mg, plan, args.quick, (load_start, os.getloadavg()[0]), time.monotonic() - started)
+    section = render(plain, mg, plan, args.quick, (load_start, os.getloadavg()[0]), time.monotonic() - started,
+                     pairs)
     publish("bench_multigrid", section, args.docs)
     return 0
 

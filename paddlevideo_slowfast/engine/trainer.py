@@ -392,9 +392,9 @@ class Trainer:
     def run(self) -> Dict[str, Any]:
         """Train from `start_epoch` to `epochs`; returns the last epoch's train and validation numbers."""
         summary: Dict[str, Any] = {}
-        self.log.info("training %s for %d epochs (%d iters/epoch, batch %d x %d processes, accumulation %d) on %s",
-                      self.model_name, self.epochs, self.iters_per_epoch, self.batch_size, world_size(),
-                      self.accum, self.device)
+        self.log.info("training %s for %d epochs (%d iters/epoch, batch %d x %d processes, accumulation %d) on %s, "
+                      "seed %d", self.model_name, self.epochs, self.iters_per_epoch, self.batch_size, world_size(),
+                      self.accum, self.device, self.seed)
         with deferred_interrupt() as self.stop:
             try:
                 self._epochs(summary)

@@ -79,6 +79,11 @@ class Run:
         """The first validated epoch at or above `target`."""
         return next((e for e in sorted(self.top1) if self.top1[e] >= target - 1e-9), None)
 
+    def time_to(self, target: float) -> Optional[float]:
+        """Train-loop seconds up to the first validation at or above `target`; None if none reaches it."""
+        epoch = self.reaches(target)
+        return self.train_time(epoch) if epoch else None
+
 
 def mean_run(runs: Sequence[Run]) -> Run:
     """One Run whose epoch times, validation top-1 and wall time are the means of `runs` (the epochs all of them
@@ -198,9 +203,9 @@ def render(plain: Run, mg: Run, plan: Plan, quick: bool, load: Tuple[float, floa
     for run in (plain, mg):
         top, epoch = run.best()
         hit = run.reaches(target)
-        times[run.name] = run.train_time(hit) if hit else None
+        times[run.name] = run.time_to(target)
         reached = f"{hit}" if hit else "not reached"
-        to_it = f"{run.train_time(hit):.0f} s" if hit else "-"
+        to_it = f"{times[run.name]:.0f} s" if hit else "-"
         lines.append(f"| {run.name} | {100 * top:.1f}% ({epoch}) | {reached} | {to_it} | "
                      f"{run.train_time(max(run.epoch_seconds)):.0f} s / {run.wall:.0f} s |")
     if times[plain.name] and times[mg.name]:
@@ -216,10 +221,9 @@ def render(plain: Run, mg: Run, plan: Plan, quick: bool, load: Tuple[float, floa
         for seed, p, m in seeds:
             (pb, pe), (mb, me) = p.best(), m.best()
             goal = pb - TOLERANCE
-            hits = [(r.reaches(goal), r) for r in (p, m)]
-            cells = [f"epoch {e}, {r.train_time(e):.0f} s" if e else "not reached" for e, r in hits]
-            ratio = (f"{hits[0][1].train_time(hits[0][0]) / hits[1][1].train_time(hits[1][0]):.2f}x"
-                     if hits[0][0] and hits[1][0] else "-")
+            cells = [f"epoch {r.reaches(goal)}, {r.time_to(goal):.0f} s" if r.reaches(goal) else "not reached"
+                     for r in (p, m)]
+            ratio = f"{p.time_to(goal) / m.time_to(goal):.2f}x" if p.time_to(goal) and m.time_to(goal) else "-"
             lines.append(f"| {seed} | {100 * pb:.1f}% ({pe}) | {100 * mb:.1f}% ({me}) | {100 * goal:.1f}% | "
                          f"{cells[0]} | {cells[1]} | {ratio} |")
     lines += ["", "Validation top-1 after each epoch (cumulative train-loop time):", "",

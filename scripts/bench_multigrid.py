@@ -98,24 +98,43 @@ def mean_run(runs: Sequence[Run]) -> Run:
 
 
 # ---- running --------------------------------------------------------------------------------------------------
-def quick_data(work: Path) -> Path:
-    """A tiny embedded dataset (10 classes, 32 px, 24 frames, 2 training and 1 validation video a class)."""
+def quick_data(work: Path, val_per_class: int = 1) -> Path:
+    """A tiny embedded dataset (10 classes, 32 px, 24 frames, 2 training and `val_per_class` validation videos a
+    class)."""
     from paddlevideo_slowfast.data.synthetic import ensure_embedded_dataset
 
     return ensure_embedded_dataset(work / "quick_data", seed=0, size=32, frames=24, train_per_class=2,
-                                   val_per_class=1, workers=2)
+                                   val_per_class=val_per_class, workers=2)
+
+
+def larger_validation(val_per_class: int) -> Tuple[Path, List[str]]:
+    """The quickstart's embedded dataset with `val_per_class` validation videos a class, in a folder of its own
+    (the training videos are the same ones: each video's content depends only on the seed, class, split and
+    index), and the overrides that point both runs at it."""
+    from paddlevideo_slowfast.data.loader import ensure_embedded
+
+    options = dict(load_config(str(PLAIN)).DATASET.embedded)
+    options.update(root=f"{options['root']}_val{val_per_class}", val_per_class=val_per_class)
+    ensure_embedded(dict(options))
+    return Path(options["root"]), data_overrides(REPO / options["root"])
+
+
+def data_overrides(data: Path) -> List[str]:
+    """Train on `data`/train.list and validate and test on `data`/val.list (an embedded dataset already made)."""
+    items = ["DATASET.embedded=null", f"METRIC.label_names={data / 'label_names.txt'}"]
+    for mode, name in (("train", "train"), ("valid", "val"), ("test", "val")):
+        items += [f"DATASET.{mode}.data_prefix={data}", f"DATASET.{mode}.file_path={data / (name + '.list')}",
+                  f"DATASET.{mode}.label_file={data / 'label_names.txt'}"]
+    return items
 
 
 def quick_overrides(data: Path, multigrid: bool) -> List[str]:
     """Shrink either quickstart to width 8 on 32 px clips of the tiny dataset, 2 epochs, no loader workers."""
-    items = ["epochs=2", "DATASET.num_workers=0", "DATASET.embedded=null", "MODEL.backbone.width_per_group=8",
+    items = ["epochs=2", "DATASET.num_workers=0", "MODEL.backbone.width_per_group=8",
              "MODEL.head.width_per_group=8", "MODEL.head.crop_size=32", "INFERENCE.target_size=32",
-             "PRECISEBN.num_iters_preciseBN=1", f"METRIC.label_names={data / 'label_names.txt'}",
-             "OPTIMIZER.learning_rate.max_epoch=2"]
-    for mode, name in (("train", "train"), ("valid", "val"), ("test", "val")):
-        items += [f"DATASET.{mode}.data_prefix={data}", f"DATASET.{mode}.file_path={data / (name + '.list')}",
-                  f"DATASET.{mode}.label_file={data / 'label_names.txt'}",
-                  f"PIPELINE.{mode}.transform.JitterScale.min_size=32",
+             "PRECISEBN.num_iters_preciseBN=1", "OPTIMIZER.learning_rate.max_epoch=2", *data_overrides(data)]
+    for mode in ("train", "valid", "test"):
+        items += [f"PIPELINE.{mode}.transform.JitterScale.min_size=32",
                   f"PIPELINE.{mode}.transform.JitterScale.max_size={36 if mode == 'train' else 32}",
                   f"PIPELINE.{mode}.transform.MultiCrop.target_size=32"]
     if multigrid:  # batch 1: a step of the first long-cycle shape takes 4 of the 20 training videos
@@ -179,7 +198,7 @@ def per_shape(run: Run, plan: Optional[Plan], batch: int, frames: int, crop: int
 
 
 def render(plain: Run, mg: Run, plan: Plan, quick: bool, load: Tuple[float, float], elapsed: float,
-           seeds: Sequence[Tuple[int, Run, Run]] = ()) -> str:
+           val_clips: int, seeds: Sequence[Tuple[int, Run, Run]] = ()) -> str:
     """The docs section; with `seeds` (seed, plain run, multigrid run), `plain` and `mg` are their means."""
     cfg = load_config(str(PLAIN))
     batch, frames = int(cfg.DATASET.batch_size), int(cfg.PIPELINE.train.decode_sampler.num_frames)
@@ -193,8 +212,8 @@ def render(plain: Run, mg: Run, plan: Plan, quick: bool, load: Tuple[float, floa
              f"`configs/quickstart.yaml` (AdamW, cosine, {len(plain.epoch_seconds)} epochs of batch {batch} at "
              f"{frames}x{crop}) against `configs/quickstart_multigrid.yaml` (AdamW, the anchors' multigrid "
              f"piecewise schedule, {plan.epochs} epochs: {', '.join(_phase_text(plan))}), both validated after every "
-             "epoch on the same clips. Train-loop time: the epochs' own time (data loading included; PreciseBN and "
-             "validation not, for either run)." + _seed_text(seeds), "",
+             f"epoch on the same {val_clips} clips (1 point = {val_clips / 100:g} clips). Train-loop time: the "
+             "epochs' own time (data loading included; PreciseBN and validation not, for either run)." + _seed_text(seeds), "",
              f"### Time to the {'mean plain curve' if len(seeds) > 1 else 'plain run'}'s best validation top-1 less 1 "
              f"point ({100 * target:.1f}%)", "",
              "| run | best val top-1 (epoch) | reached at epoch | train-loop time to it | whole run: train loop / "
@@ -274,20 +293,29 @@ def main() -> int:
                         help="extra -o overrides of the multigrid run (to try another schedule)")
     parser.add_argument("--seeds", type=int, nargs="+", default=None, metavar="N",
                         help="train both runs under each seed (default: once, under the configs' own seed)")
+    parser.add_argument("--val-per-class", type=int, default=None, metavar="N",
+                        help="validate both runs on N generated videos a class (the quickstart's own 15 gives 150 "
+                             "clips, so 1 point is 1.5 clips); the training videos stay the same")
     args = parser.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     started, load_start = time.monotonic(), os.getloadavg()[0]
     plain_extra, mg_extra = [], list(args.multigrid_override)
     if args.quick:
-        data = quick_data(work)
+        data = quick_data(work, args.val_per_class or 1)
         plain_extra, mg_extra = quick_overrides(data, False), quick_overrides(data, True) + mg_extra
         args.docs = ""
     else:  # the embedded dataset first, so that neither run's time includes making it
         from paddlevideo_slowfast.data.loader import ensure_embedded
 
         os.chdir(REPO)
-        ensure_embedded(dict(load_config(str(PLAIN)).DATASET.embedded))
+        if args.val_per_class:
+            data, extra = larger_validation(args.val_per_class)
+            plain_extra, mg_extra = extra, extra + mg_extra
+        else:
+            ensure_embedded(dict(load_config(str(PLAIN)).DATASET.embedded))
+            data = Path(load_config(str(PLAIN)).DATASET.embedded.root)
+    clips = len((REPO / data / "val.list").read_text(encoding="utf-8").splitlines())
     pairs: List[Tuple[int, Run, Run]] = []
     for seed in args.seeds or [None]:
         folder, extra = (work, []) if seed is None else (work / f"seed_{seed}", [f"seed={seed}"])
@@ -301,7 +329,7 @@ def main() -> int:
         plain, mg = mean_run([p for _, p, _ in pairs]), mean_run([m for _, _, m in pairs])
     plan = build_plan(load_config(str(MULTIGRID), [*EVERY_EPOCH, *mg_extra]))[0]
     section = render(plain, mg, plan, args.quick, (load_start, os.getloadavg()[0]), time.monotonic() - started,
-                     pairs)
+                     clips, pairs)
     publish("bench_multigrid", section, args.docs)
     return 0
 

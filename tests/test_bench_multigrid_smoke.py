@@ -14,13 +14,13 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.mark.slow
 def test_bench_multigrid_quick_prints_every_table(tmp_path: Path) -> None:
     run = subprocess.run([sys.executable, str(REPO / "scripts" / "bench_multigrid.py"), "--quick", "--seeds", "3",
-                          "4", "--work", str(tmp_path)], capture_output=True, text=True, timeout=300, cwd=REPO)
+                          "4", "--val-per-class", "2", "--work", str(tmp_path)], capture_output=True, text=True, timeout=300, cwd=REPO)
     assert run.returncode == 0, run.stderr[-3000:]
     out = run.stdout
     for row in ("### Time to the mean plain curve's best validation top-1", "| quickstart_multigrid | ",
                 "| quickstart | 16 x 16 x 32 | plain |", "| quickstart_multigrid | 4 x 8 x 23 | short cycle 0 |",
                 "| 1 x 16 x 32 | base |", "QUICK SMOKE RUN", "Seeds 3, 4: every run", "Each seed alone", "| 3 | ",
-                "| 4 | "):
+                "| 4 | ", "on the same 20 clips (1 point = 0.2 clips)"):
         assert row in out, row
     assert "\nwrote " not in out  # --quick never writes the docs
     for seed in (3, 4):  # --seeds trains both runs under each seed

@@ -85,11 +85,29 @@ class NonLocal(nn.Layer):
 
 def _matmul(x: paddle.Tensor, y: paddle.Tensor, *, transpose_x: bool = False,
             transpose_y: bool = False) -> paddle.Tensor:
-    """paddle.matmul of 3-D tensors; in a legacy (non-PIR) static program, which Paddle 3.3's paddle.matmul refuses
-    (`--legacy-format` export), the `@` operator on transposed operands."""
+    """The batched product of 3-D tensors (op(x) @ op(y)), safe from the contraction of length 1 that Paddle
+    Inference's oneDNN matmul (3.3.1, AVX-512 kernels) gets wrong: with a transposed operand it reads garbage, and
+    the primitive it caches then spoils later products of the same shape. Length 1 (a tiny clip whose keys pool to
+    one position) is an outer product, done as a broadcast multiply; an unknown length in a static program (an
+    export with dynamic H, W) gets one zero appended, which adds nothing to the sums."""
+    length = x.shape[1] if transpose_x else x.shape[-1]
+    if length == 1:
+        column = paddle.reshape(x, [0, -1, 1])                      # [N, M, 1] from [N, 1, M] or [N, M, 1]
+        row = paddle.reshape(y, [0, 1, -1])                         # [N, 1, J] from [N, J, 1] or [N, 1, J]
+        return column * row
+    if length is None or length < 0:
+        x = _append_zero(x, axis=1 if transpose_x else 2)
+        y = _append_zero(y, axis=2 if transpose_y else 1)
     if paddle.in_dynamic_mode() or paddle.framework.in_pir_mode():
         return paddle.matmul(x, y, transpose_x=transpose_x, transpose_y=transpose_y)
+    # a legacy (non-PIR) static program (`--legacy-format` export), where Paddle 3.3's paddle.matmul refuses
     return (x.transpose([0, 2, 1]) if transpose_x else x) @ (y.transpose([0, 2, 1]) if transpose_y else y)
+
+
+def _append_zero(x: paddle.Tensor, axis: int) -> paddle.Tensor:
+    """`x` with one slice of zeros appended along `axis`."""
+    first = paddle.slice(x, axes=[axis], starts=[0], ends=[1])
+    return paddle.concat([x, paddle.zeros_like(first)], axis=axis)
 
 
 def _swap_ct(x: paddle.Tensor) -> paddle.Tensor:

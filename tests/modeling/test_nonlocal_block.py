@@ -147,3 +147,12 @@ def test_attention_products_are_counted_as_fvcore_counts_einsums(group):
     convs = 2 * 144 * C * INNER * 2 + 2 * 36 * C * INNER * 2  # theta and out at full size, phi and g pooled
     model = paddle.nn.Sequential(block)  # as inside a backbone: the profiler hooks sublayers
     assert count_macs(model, paddle.to_tensor(x)) == convs + block.matmul_macs(paddle.to_tensor(x))
+
+
+@pytest.mark.parametrize("instantiation", ["dot_product", "softmax"])
+def test_keys_pooled_to_one_position_match_the_reference(instantiation):
+    """One key position: the attention product's contraction has length 1 (an outer product)."""
+    block = make_block((2, 2, 2), instantiation)
+    x = clip((2, C, 2, 3, 2))
+    np.testing.assert_allclose(forward(block, x), reference(block, x.astype("float64"), (2, 2, 2), instantiation),
+                               rtol=1e-4, atol=1e-4)

@@ -95,7 +95,7 @@ def _matmul(x: paddle.Tensor, y: paddle.Tensor, *, transpose_x: bool = False,
         column = paddle.reshape(x, [0, -1, 1])                      # [N, M, 1] from [N, 1, M] or [N, M, 1]
         row = paddle.reshape(y, [0, 1, -1])                         # [N, 1, J] from [N, J, 1] or [N, 1, J]
         return column * row
-    if length is None or length < 0:
+    if length < 0:
         x = _append_zero(x, axis=1 if transpose_x else 2)
         y = _append_zero(y, axis=2 if transpose_y else 1)
     if paddle.in_dynamic_mode() or paddle.framework.in_pir_mode():

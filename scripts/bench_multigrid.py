@@ -138,7 +138,8 @@ def quick_overrides(data: Path, multigrid: bool) -> List[str]:
                   f"PIPELINE.{mode}.transform.JitterScale.max_size={36 if mode == 'train' else 32}",
                   f"PIPELINE.{mode}.transform.MultiCrop.target_size=32"]
     if multigrid:  # batch 1: a step of the first long-cycle shape takes 4 of the 20 training videos
-        items += ["DATASET.batch_size=1", "MULTIGRID.bn_base_size=2", "OPTIMIZER.learning_rate.steps=[0, 1]"]
+        items += ["DATASET.batch_size=1", "MULTIGRID.bn_base_size=2", "MULTIGRID.epoch_factor=1.0",
+                  "OPTIMIZER.learning_rate.steps=[0, 1]"]
     return items
 
 
@@ -211,7 +212,8 @@ def render(plain: Run, mg: Run, plan: Plan, quick: bool, load: Tuple[float, floa
                                                                                  "model, numbers meaningless." if quick else ""),
              f"`configs/quickstart.yaml` (AdamW, cosine, {len(plain.epoch_seconds)} epochs of batch {batch} at "
              f"{frames}x{crop}) against `configs/quickstart_multigrid.yaml` (AdamW, the anchors' multigrid "
-             f"piecewise schedule, {plan.epochs} epochs: {', '.join(_phase_text(plan))}), both validated after every "
+             f"piecewise schedule with {plan.settings.lr_scaling} LR scaling, {plan.epochs} epochs: "
+             f"{', '.join(_phase_text(plan))}), both validated after every "
              f"epoch on the same {val_clips} clips (1 point = {val_clips / 100:g} clips). Train-loop time: the "
              "epochs' own time (data loading included; PreciseBN and validation not, for either run)." + _seed_text(seeds), "",
              f"### Time to the {'mean plain curve' if len(seeds) > 1 else 'plain run'}'s best validation top-1 less 1 "

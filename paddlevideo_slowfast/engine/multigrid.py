@@ -8,7 +8,9 @@ schedule runs all the shapes in order, each for epochs in proportion to its mean
 the same number of iterations); a fine-tuning phase at the largest shape closes the run, with the same iteration
 saving as the rest. The phases are then scaled so that they add up to `max_epoch * epoch_factor` epochs; the
 schedule's cumulative end epochs are rounded. The LR schedule is rewritten from the phases: a step at each phase's
-end (the fine-tuning phase dropped halfway), and each phase's rate scaled by gamma^step x B (linear scaling).
+end (the fine-tuning phase dropped halfway), and each phase's rate scaled by gamma^step x B (linear scaling, the
+anchors' rule for SGD), or gamma^step x sqrt(B) with `lr_scaling: sqrt` (our key: the square-root rule that keeps
+an adaptive optimizer such as AdamW on the same trajectory, Malladi et al., arXiv 2205.10287).
 
 Short cycle: inside a phase, iterations cycle through three spatial sizes, `short_cycle_factors` x S0 and S, with
 the batch size scaled by round((S / (f S0))^2).
@@ -30,7 +32,8 @@ from ..errors import ConfigError
 # PySlowFast's defaults, with PaddleVideo's spelling of 1/sqrt(2)
 DEFAULTS = {"LONG_CYCLE": False, "SHORT_CYCLE": False, "epoch_factor": 1.5, "bn_base_size": 8,
             "long_cycle_factors": [[0.25, 0.7071], [0.5, 0.7071], [0.5, 1], [1, 1]],
-            "short_cycle_factors": [0.5, 0.7071], "EVAL_FREQ": 3}
+            "short_cycle_factors": [0.5, 0.7071], "EVAL_FREQ": 3, "lr_scaling": "linear"}
+LR_SCALINGS = {"linear": 1.0, "sqrt": 0.5}   # a phase's rate x batch_factor ** exponent
 # PaddleVideo's yaml lists these as 0; its code overwrites them with values derived from the config, as here
 DERIVED = ("default_batch_size", "default_temporal_size", "default_crop_size", "long_cycle_sampling_rate")
 SECTION = "MULTIGRID"
@@ -69,6 +72,7 @@ class Settings:
     frames: int           # T0, the train DecodeSampler's num_frames
     crop: int             # S0, the train MultiCrop's target_size
     sampling_rate: int    # the train DecodeSampler's sampling_rate
+    lr_scaling: str = "linear"
 
 
 def _error(cfg: Mapping[str, Any], key: str, message: str, expected: Optional[str] = None) -> ConfigError:
@@ -126,6 +130,8 @@ def read_settings(cfg: Mapping[str, Any]) -> Optional[Settings]:
             or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 1 for v in short)):
         raise _error(cfg, "short_cycle_factors", f"short_cycle_factors is {short!r}",
                      "two spatial factors in (0, 1], e.g. [0.5, 0.7071]")
+    if values["lr_scaling"] not in LR_SCALINGS:
+        raise _error(cfg, "lr_scaling", f"lr_scaling is {values['lr_scaling']!r}", " or ".join(LR_SCALINGS))
     crop = _train_stage(cfg, "MultiCrop")
     if crop is None or "target_size" not in crop:
         raise ConfigError("multigrid training scales the train crop, but PIPELINE.train has no MultiCrop",
@@ -142,7 +148,8 @@ def read_settings(cfg: Mapping[str, Any]) -> Optional[Settings]:
                     batch_size=int(get(cfg, "DATASET.batch_size")),
                     frames=int(get(cfg, "PIPELINE.train.decode_sampler.num_frames")),
                     crop=int(crop["target_size"]),
-                    sampling_rate=int(get(cfg, "PIPELINE.train.decode_sampler.sampling_rate", 1) or 1))
+                    sampling_rate=int(get(cfg, "PIPELINE.train.decode_sampler.sampling_rate", 1) or 1),
+                    lr_scaling=values["lr_scaling"])
 
 
 # ---- the long cycle ----------------------------------------------------------------------------------------------
@@ -197,11 +204,13 @@ def phase_starts(phases: Sequence[Phase], epoch: int) -> bool:
     return epoch == 0 or shape_at(phases, epoch) != shape_at(phases, epoch - 1)
 
 
-def multigrid_lr(phases: Sequence[Phase], gamma: float) -> Dict[str, Any]:
-    """The piecewise schedule's `steps`, `lrs` and `max_epoch` rewritten from the phases."""
+def multigrid_lr(phases: Sequence[Phase], gamma: float, lr_scaling: str = "linear") -> Dict[str, Any]:
+    """The piecewise schedule's `steps`, `lrs` and `max_epoch` rewritten from the phases, each phase's rate scaled
+    by its batch factor (`lr_scaling` linear) or its square root (sqrt)."""
     steps = [0] + [p.end_epoch for p in phases]
     steps[-1] = (steps[-2] + steps[-1]) // 2              # the fine-tuning phase drops the rate halfway
-    lrs = [gamma ** p.step_index * p.shape.batch_factor for p in phases]
+    exponent = LR_SCALINGS[lr_scaling]
+    lrs = [gamma ** p.step_index * p.shape.batch_factor ** exponent for p in phases]
     lrs = lrs[:-1] + [lrs[-2], lrs[-1]]
     return {"steps": steps, "lrs": lrs, "max_epoch": phases[-1].end_epoch}
 
@@ -275,7 +284,8 @@ class Plan:
         """The schedule as log lines: one per phase with its epochs, shape, batch sizes and BN groups."""
         s = self.settings
         lines = [f"multigrid: {self.epochs} epochs (epochs x epoch_factor {s.epoch_factor}), long cycle "
-                 f"{'on' if s.long_cycle else 'off'}, short cycle {'on' if s.short_cycle else 'off'}"]
+                 f"{'on' if s.long_cycle else 'off'}, short cycle {'on' if s.short_cycle else 'off'}"
+                 + (f", {s.lr_scaling} LR scaling" if s.long_cycle else "")]
         start = 0
         for phase in self.phases or [Phase(0, Shape(1, s.frames, s.crop), self.epochs)]:
             if phase.end_epoch > start:
@@ -300,7 +310,7 @@ def lr_section(cfg: Mapping[str, Any], settings: Settings, phases: Optional[List
     itself there)."""
     lr = dict(get(cfg, "OPTIMIZER.learning_rate", None) or {})
     if phases is not None:
-        lr.update(multigrid_lr(phases, float(lr["gamma"])))
+        lr.update(multigrid_lr(phases, float(lr["gamma"]), settings.lr_scaling))
     else:
         if "steps" in lr:
             lr["steps"] = [int(s * settings.epoch_factor) for s in lr["steps"]]
@@ -376,6 +386,9 @@ def notes(cfg: Mapping[str, Any], plan: Plan) -> List[str]:
         if unused:
             out.append(f"MULTIGRID.{' and '.join(unused)} ignored: LONG_CYCLE is off (the short cycle keeps "
                        "the config's BN over the whole batch, as both anchors do)")
+        if section.get("lr_scaling") is not None:
+            out.append(f"MULTIGRID.lr_scaling {s.lr_scaling} ignored: LONG_CYCLE is off (the short cycle alone "
+                       "keeps the config's learning rates, as both anchors do)")
     if s.long_cycle and plan.phases and plan.phases[-1].end_epoch != plan.epochs:
         out.append(f"MULTIGRID: the run has int(epochs x epoch_factor) = {plan.epochs} epochs (PaddleVideo's count) "
                    f"but the long-cycle schedule ends at epoch {plan.phases[-1].end_epoch} (OPTIMIZER.learning_rate."

@@ -44,6 +44,7 @@ def test_off_absent_or_inert_section_builds_nothing(tmp_path: Path) -> None:
      "MULTIGRID.short_cycle_factors"),                                                       # crop 22 < 40 / sqrt(2)
     ("MULTIGRID: {LONG_CYCLE: true, bn_base_size: 6, long_cycle_factors: [[1, 0.7071], [1, 1]]}\n" + PIECEWISE,
      "MULTIGRID.bn_base_size"),                                                              # 32 clips in 5 groups
+    ("MULTIGRID: {LONG_CYCLE: true, lr_scaling: square_root}\n" + PIECEWISE, "MULTIGRID.lr_scaling"),
 ])
 def test_bad_sections_are_refused_naming_the_key(tmp_path: Path, text: str, key: str) -> None:
     with pytest.raises(ConfigError) as info:
@@ -76,6 +77,23 @@ def test_long_cycle_rewrites_the_piecewise_schedule(tmp_path: Path) -> None:
     again = config(tmp_path, "MULTIGRID: {LONG_CYCLE: true, SHORT_CYCLE: true, long_cycle_factors: [{value: "
                    "[0.25, 0.7071]}, {value: [0.5, 0.7071]}, {value: [0.5, 1]}, {value: [1, 1]}]}\n" + PIECEWISE)
     assert build_plan(again)[0].state() == plan.state()
+
+
+def test_sqrt_lr_scaling_scales_each_phase_by_the_root_of_its_batch_factor(tmp_path: Path) -> None:
+    linear = build_plan(config(tmp_path, "MULTIGRID: {LONG_CYCLE: true, SHORT_CYCLE: true}\n" + PIECEWISE))
+    cfg = config(tmp_path, "MULTIGRID: {LONG_CYCLE: true, SHORT_CYCLE: true, lr_scaling: sqrt}\n" + PIECEWISE)
+    plan, lr = build_plan(cfg)
+    factors = [p.shape.batch_factor for p in plan.phases]
+    assert factors[:4] == [8, 4, 2, 1]
+    assert lr["lrs"] == pytest.approx([0.1 ** p.step_index * p.shape.batch_factor ** 0.5 for p in plan.phases[:-1]]
+                                      + [0.1 ** plan.phases[-2].step_index, 0.1 ** plan.phases[-1].step_index])
+    assert lr["lrs"][:4] == pytest.approx([8 ** 0.5, 2.0, 2 ** 0.5, 1.0])
+    assert (lr["steps"], lr["max_epoch"], plan.state()) == (linear[1]["steps"], linear[1]["max_epoch"],
+                                                           linear[0].state())   # only the rates change
+    assert "sqrt LR scaling" in plan.describe()[0] and "linear LR scaling" in linear[0].describe()[0]
+    alone = config(tmp_path, "MULTIGRID: {SHORT_CYCLE: true, lr_scaling: sqrt}\n" + PIECEWISE)
+    assert any(n.startswith("MULTIGRID.lr_scaling sqrt ignored: LONG_CYCLE is off")
+               for n in notes(alone, build_plan(alone)[0]))
 
 
 def test_short_cycle_alone_stretches_the_schedule_and_keeps_plain_bn(tmp_path: Path) -> None:

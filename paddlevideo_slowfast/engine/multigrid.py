@@ -72,7 +72,7 @@ class Settings:
     frames: int           # T0, the train DecodeSampler's num_frames
     crop: int             # S0, the train MultiCrop's target_size
     sampling_rate: int    # the train DecodeSampler's sampling_rate
-    lr_scaling: str = "linear"
+    lr_scaling: str       # a key of LR_SCALINGS
 
 
 def _error(cfg: Mapping[str, Any], key: str, message: str, expected: Optional[str] = None) -> ConfigError:
@@ -204,7 +204,7 @@ def phase_starts(phases: Sequence[Phase], epoch: int) -> bool:
     return epoch == 0 or shape_at(phases, epoch) != shape_at(phases, epoch - 1)
 
 
-def multigrid_lr(phases: Sequence[Phase], gamma: float, lr_scaling: str = "linear") -> Dict[str, Any]:
+def multigrid_lr(phases: Sequence[Phase], gamma: float, lr_scaling: str) -> Dict[str, Any]:
     """The piecewise schedule's `steps`, `lrs` and `max_epoch` rewritten from the phases, each phase's rate scaled
     by its batch factor (`lr_scaling` linear) or its square root (sqrt)."""
     steps = [0] + [p.end_epoch for p in phases]
